@@ -1,0 +1,111 @@
+// Command chateau runs the Chateau chat server and its tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Version is the release of this binary.
+const Version = "0.1.0"
+
+const usage = `chateau is a WebSocket chat server on an event-sourced log.
+
+Usage:
+  chateau serve [flags]        serve /ws on a data file
+  chateau events dump [flags]  print the event log, one event per line
+  chateau migrate [flags]      apply pending migrations to a data file
+  chateau version              print the version
+
+Run "chateau COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := (&Main{Stdout: os.Stdout, Stderr: os.Stderr}).Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err on one line of stderr and returns the exit status:
+// 0 for success or help, 2 for bad usage, 1 for anything else.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintf(stderr, "chateau: %v\n", oneLine(err))
+		return 2
+	}
+	fmt.Fprintf(stderr, "chateau: %v\n", oneLine(err))
+	return 1
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Main dispatches to the subcommands.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run runs the subcommand named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return (&ServeCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "events":
+		if len(args) < 2 || args[1] != "dump" {
+			return usagef("usage: chateau events dump [flags]")
+		}
+		return (&DumpCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[2:])
+	case "migrate":
+		return (&MigrateCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "version":
+		fmt.Fprintf(m.Stdout, "chateau %s\n", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q (try \"chateau help\")", args[0])
+}
+
+// parseFlags parses args with fs, printing usage only for -h, and turns any
+// other problem into a one-line usageError.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/wsapi"
+	"github.com/gorilla/websocket"
+)
+
+// shutdownGrace bounds how long a stopping server waits for connections to
+// take their last answers before closing them outright.
+const shutdownGrace = 10 * time.Second
+
+// ServeCommand runs the chat server.
+type ServeCommand struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run opens (creating and migrating) the data file, rebuilds the
+// projections, and serves /ws until ctx is done.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	data := fs.String("data", "chateau.db", "data file (created if missing)")
+	addr := fs.String("addr", "localhost:8888", "address to listen on")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args, c.Stdout); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("serve: -log-level: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
+
+	l, applied, err := eventlog.Open(*data, eventlog.Options{})
+	if err != nil {
+		return explainOpen(err)
+	}
+	defer l.Close()
+	for _, a := range applied {
+		logger.Info("applied migration", "version", a.Version, "name", a.Name)
+	}
+
+	start := time.Now()
+	state, err := wsapi.Rebuild(l, func(n int) {
+		if time.Since(start) > 2*time.Second {
+			logger.Info("replaying log", "events", n)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", *data, err)
+	}
+	users, chats, events := state.Counts()
+	logger.Info("projections rebuilt", "events", events, "users", users, "chats", chats, "took", time.Since(start).Round(time.Millisecond))
+
+	ws := &wsapi.Server{
+		Log:   l,
+		State: state,
+		Upgrader: websocket.Upgrader{
+			ReadBufferSize:  1024,
+			WriteBufferSize: 1024,
+			WriteBufferPool: &sync.Pool{},
+		},
+		Logger: logger,
+	}
+	ws.Start()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		_ = ws.Shutdown(context.Background())
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws)
+	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	wsDone := make(chan error, 1)
+	httpServer.RegisterOnShutdown(func() {
+		// http.Server.Shutdown does not know hijacked connections.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		wsDone <- ws.Shutdown(ctx)
+	})
+	logger.Info("listening", "addr", ln.Addr().String(), "data", *data)
+
+	served := make(chan error, 1)
+	go func() { served <- httpServer.Serve(ln) }()
+	select {
+	case err := <-served:
+		_ = ws.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("serve", "err", err)
+	}
+	if err := <-wsDone; err != nil {
+		logger.Warn("websocket shutdown", "err", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// explainOpen adds what to do to the errors of opening a data file.
+func explainOpen(err error) error {
+	if errors.Is(err, eventlog.ErrLocked) {
+		return fmt.Errorf("%w; is a chateau server running on it? Stop it first", err)
+	}
+	return err
+}

@@ -1,0 +1,270 @@
+// Package eventlog is Chateau's append-only log of events in a bbolt file.
+//
+// The log knows ids, bytes and bbolt; it knows nothing of chat. Each record
+// is stored in the "events" bucket under the 16 raw bytes of its ULID, so a
+// bbolt cursor walks the records in the order they were appended. Ids are
+// assigned by Append, strictly increasing across calls and restarts.
+package eventlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/chateau/chateau/migrations"
+	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Errors returned by Open.
+var (
+	// ErrLocked means another process holds the data file (a running server).
+	ErrLocked = errors.New("data file is locked by another process")
+	// ErrCorrupt means the file is not a readable bbolt database.
+	ErrCorrupt = errors.New("data file is corrupt or not a bbolt database")
+	// ErrNotExist means a read-only open found no file.
+	ErrNotExist = errors.New("data file does not exist")
+	// ErrNeedsMigration means a read-only open found an older layout.
+	ErrNeedsMigration = errors.New("data file needs migration (run `chateau migrate`)")
+)
+
+// Errors returned by Append and Scan.
+var (
+	// ErrClosed means the log was closed.
+	ErrClosed = errors.New("event log is closed")
+	// ErrReadOnly means Append was called on a log opened read-only.
+	ErrReadOnly = errors.New("event log is read-only")
+)
+
+// Record is one stored event: its id and its opaque encoded bytes.
+type Record struct {
+	ID   ulid.ULID
+	Data []byte
+}
+
+// Options configure Open. The zero value opens read-write, creates and
+// migrates the file, waits up to one second for the file lock and syncs
+// every commit.
+type Options struct {
+	// ReadOnly opens the file with a shared lock and never writes to it.
+	ReadOnly bool
+	// LockTimeout bounds the wait for the file lock; 0 means one second.
+	LockTimeout time.Duration
+	// Now is the clock used for new ids; nil means time.Now.
+	Now func() time.Time
+	// UnsafeNoSync turns off fsync on commit. It exists only to measure what
+	// durability costs; a crash may then lose acknowledged events.
+	UnsafeNoSync bool
+	// Migrations to apply on a read-write open; nil means migrations.All().
+	Migrations []migrations.Migration
+}
+
+// Log is an open event log.
+//
+// A Log is safe for concurrent use. Append calls are serialised; each is one
+// bbolt write transaction that commits (with fsync) or rolls back as a whole.
+// Scan runs in its own read transaction and may run concurrently with Append.
+// A Log must be closed with Close; after Close every method returns ErrClosed.
+type Log struct {
+	db  *bolt.DB
+	now func() time.Time
+
+	mu      sync.Mutex // guards last, entropy and closed
+	last    ulid.ULID
+	entropy io.Reader
+	closed  bool
+}
+
+// Open opens the log at path. A read-write open creates the file if it is
+// missing and applies pending migrations, returning those applied; a
+// read-only open requires an existing file at the latest version.
+func Open(path string, opt Options) (*Log, []migrations.Applied, error) {
+	if opt.LockTimeout == 0 {
+		opt.LockTimeout = time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Migrations == nil {
+		opt.Migrations = migrations.All()
+	}
+	if opt.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, nil, fmt.Errorf("%w: %s", ErrNotExist, path)
+			}
+			return nil, nil, err
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolt.ErrTimeout):
+			return nil, nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	db.NoSync = opt.UnsafeNoSync
+
+	var applied []migrations.Applied
+	if opt.ReadOnly {
+		err = db.View(func(tx *bolt.Tx) error {
+			v, err := migrations.Check(tx, opt.Migrations)
+			if err == nil && v < migrations.Latest(opt.Migrations) {
+				err = fmt.Errorf("%w: file has version %d", ErrNeedsMigration, v)
+			}
+			return err
+		})
+	} else {
+		applied, err = migrations.Run(db, opt.Migrations)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+
+	l := &Log{db: db, now: opt.Now, entropy: ulid.Monotonic(cryptoReader{}, 0)}
+	err = db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket([]byte(migrations.EventsBucket)).Cursor().Last(); k != nil {
+			return l.last.UnmarshalBinary(k)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("%w: %s: last event id: %v", ErrCorrupt, path, err)
+	}
+	return l, applied, nil
+}
+
+// Append stores data as new records in one write transaction and returns
+// their ids, in order. When Append returns without error the records are
+// durable (unless the log was opened with UnsafeNoSync); on error none of
+// them is stored.
+func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if l.db.IsReadOnly() {
+		return nil, ErrReadOnly
+	}
+	ids := make([]ulid.ULID, len(data))
+	last := l.last
+	for i := range ids {
+		last = l.next(last)
+		ids[i] = last
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(migrations.EventsBucket))
+		for i, d := range data {
+			if err := b.Put(ids[i][:], d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append %d events: %w", len(data), err)
+	}
+	l.last = last
+	return ids, nil
+}
+
+// next returns a new id greater than last: from the clock where the clock
+// has moved on, else last plus one, so that ids keep the log's order even
+// when the clock steps back or several ids fall in one millisecond.
+func (l *Log) next(last ulid.ULID) ulid.ULID {
+	ms := ulid.Timestamp(l.now())
+	if ms > last.Time() {
+		if id, err := ulid.New(ms, l.entropy); err == nil {
+			return id
+		}
+	}
+	id := last
+	for i := len(id) - 1; i >= 6; i-- {
+		id[i]++
+		if id[i] != 0 {
+			return id
+		}
+	}
+	// The random part overflowed within one millisecond: move to the next.
+	id, _ = ulid.New(last.Time()+1, l.entropy)
+	return id
+}
+
+// Scan calls fn for each record with an id greater than after (the zero
+// ULID scans from the start), in log order, inside one read transaction.
+// rec.Data is valid only during the call. An error from fn stops the scan
+// and is returned.
+func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	return l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(migrations.EventsBucket)).Cursor()
+		k, v := c.Seek(after[:])
+		if k != nil && bytes.Equal(k, after[:]) {
+			k, v = c.Next()
+		}
+		for ; k != nil; k, v = c.Next() {
+			var rec Record
+			if len(k) != len(rec.ID) {
+				return fmt.Errorf("%w: event key of %d bytes", ErrCorrupt, len(k))
+			}
+			copy(rec.ID[:], k)
+			rec.Data = v
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Last returns the id of the newest record, or the zero ULID.
+func (l *Log) Last() ulid.ULID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
+// Check runs bbolt's consistency check over the whole file.
+func (l *Log) Check() error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// Close waits for a running Append and closes the file.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	return l.db.Close()
+}
+
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}

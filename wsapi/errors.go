@@ -1,0 +1,83 @@
+package wsapi
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Status codes carried in every server frame's "status" field.
+const (
+	StatusOK            = 200 // request done; a live delivery
+	StatusCreated       = 201 // delivery of a new chat's first message
+	StatusNotRegistered = 301 // the connection must register first
+	StatusConflict      = 302 // already registered, name online, chat exists
+	StatusBadRequest    = 400 // malformed frame, JSON or field
+	StatusUnauthorized  = 401 // wrong or missing password
+	StatusForbidden     = 403 // not a member of the chat
+	StatusNotFound      = 404 // no such user or chat; nobody online
+	StatusTooLarge      = 413 // content over the limit
+	StatusInternal      = 500 // the event could not be stored
+)
+
+// Errors found while decoding a frame.
+var (
+	// ErrBadRequest means the frame is not a JSON object, or a field is
+	// missing, has the wrong type or an invalid value.
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnknownType means the "type" names no request.
+	ErrUnknownType = errors.New("unknown request type")
+	// ErrTooLarge means a content field is over the limit.
+	ErrTooLarge = errors.New("content too large")
+)
+
+// Errors found while checking a request against the connection and the
+// projections.
+var (
+	// ErrNotRegistered means the connection sent a request before registering.
+	ErrNotRegistered = errors.New("register first")
+	// ErrConflict means the name or chat is taken, or the connection is
+	// already registered.
+	ErrConflict = errors.New("conflict")
+	// ErrNotFound means a named user or chat does not exist, or nobody is online.
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden means the requester is not a member of the chat.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// Errors found while storing an event.
+var (
+	// ErrStorage means the event log refused the append; nothing was stored.
+	ErrStorage = errors.New("could not store the request")
+)
+
+// statusOf maps an error to its wire status. It is the only place that does.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrUnknownType):
+		return StatusBadRequest
+	case errors.Is(err, ErrTooLarge):
+		return StatusTooLarge
+	case errors.Is(err, ErrNotRegistered):
+		return StatusNotRegistered
+	case errors.Is(err, ErrConflict):
+		return StatusConflict
+	case errors.Is(err, ErrNotFound):
+		return StatusNotFound
+	case errors.Is(err, ErrForbidden):
+		return StatusForbidden
+	}
+	return StatusInternal
+}
+
+// reasonf wraps a sentinel with the human sentence sent as "reason".
+func reasonf(sentinel error, format string, args ...any) error {
+	return &reasonError{sentinel: sentinel, reason: fmt.Sprintf(format, args...)}
+}
+
+type reasonError struct {
+	sentinel error
+	reason   string
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.sentinel }

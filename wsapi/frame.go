@@ -1,0 +1,97 @@
+package wsapi
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/chateau/chateau/projection"
+)
+
+// Server frame type names.
+const (
+	frameRegister          = "RegisterResponse"
+	frameGroupMessageInit  = "GroupMessageInitResponse"
+	frameGroupMessage      = "GroupMessageResponse"
+	frameGroupMessageRecv  = "GroupMessageRecv"
+	frameClientList        = "ClientListResponse"
+	frameRandomMessage     = "RandomMessageResponse"
+	frameSingleMessage     = "SingleMessageResponse"
+	frameSingleMessageRecv = "SingleMessageRecv"
+	frameError             = "ErrorResponse"
+)
+
+// frame is every field a server frame may carry; empty ones are omitted.
+// Field names follow the seed's protocol, "clients" included.
+type frame struct {
+	Type      string          `json:"type"`
+	Status    int             `json:"status"`
+	MessageID json.RawMessage `json:"messageID,omitempty"`
+	Reason    string          `json:"reason,omitempty"`
+	Request   string          `json:"request,omitempty"`
+	Username  string          `json:"username,omitempty"`
+	Chatname  string          `json:"chatname,omitempty"`
+	Members   []string        `json:"members,omitempty"`
+	Sender    string          `json:"sender,omitempty"`
+	Recipient string          `json:"recipient,omitempty"`
+	Content   *string         `json:"content,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Time      string          `json:"time,omitempty"`
+	Random    bool            `json:"random,omitempty"`
+	Clients   any             `json:"clients,omitempty"`
+}
+
+func encode(f *frame) []byte {
+	b, err := json.Marshal(f)
+	if err != nil {
+		// Every field is a plain string, number or slice: this cannot happen.
+		panic("wsapi: encode frame: " + err.Error())
+	}
+	return b
+}
+
+// errorFrame answers r with err.
+func errorFrame(r *request, err error) []byte {
+	reason := err.Error()
+	var re *reasonError
+	if !errors.As(err, &re) {
+		reason = "internal error"
+		if errors.Is(err, ErrStorage) {
+			reason = ErrStorage.Error()
+		}
+	}
+	return encode(&frame{Type: frameError, Status: statusOf(err), MessageID: r.messageID, Reason: reason, Request: r.kind})
+}
+
+// ackFrame answers r after its event e is stored.
+func ackFrame(r *request, e projection.Event) []byte {
+	f := frame{Status: StatusOK, MessageID: r.messageID, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
+	switch p := e.Payload.(type) {
+	case projection.UserRegistered:
+		f.Type, f.Username, f.ID, f.Time = frameRegister, p.Username, "", ""
+	case projection.ChatCreated:
+		f.Type, f.Chatname, f.Members = frameGroupMessageInit, p.Chat, p.Members
+	case projection.GroupMessagePosted:
+		f.Type, f.Chatname = frameGroupMessage, p.Chat
+	case projection.DirectMessageSent:
+		if p.Random {
+			f.Type, f.Clients = frameRandomMessage, p.Recipient
+		} else {
+			f.Type, f.Recipient = frameSingleMessage, p.Recipient
+		}
+	}
+	return encode(&f)
+}
+
+// deliveryFrame is what the other members or the recipient of e receive.
+func deliveryFrame(e projection.Event) []byte {
+	f := frame{Status: StatusOK, Sender: e.Actor, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
+	switch p := e.Payload.(type) {
+	case projection.ChatCreated:
+		f.Type, f.Status, f.Chatname, f.Members, f.Content = frameGroupMessageRecv, StatusCreated, p.Chat, p.Members, &p.Content
+	case projection.GroupMessagePosted:
+		f.Type, f.Chatname, f.Content = frameGroupMessageRecv, p.Chat, &p.Content
+	case projection.DirectMessageSent:
+		f.Type, f.Content, f.Random = frameSingleMessageRecv, &p.Content, p.Random
+	}
+	return encode(&f)
+}

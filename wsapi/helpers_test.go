@@ -1,0 +1,178 @@
+package wsapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/wsapi"
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// waitFor bounds every wait for a frame in these tests.
+const waitFor = 5 * time.Second
+
+// mustOpenLog opens a log on a new file in t.TempDir and checks and closes
+// it when the test ends.
+func mustOpenLog(t testing.TB) (*eventlog.Log, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "chateau.db")
+	return mustReopenLog(t, path), path
+}
+
+// mustReopenLog opens the log at path, to be closed by the test's cleanup.
+func mustReopenLog(t testing.TB, path string) *eventlog.Log {
+	t.Helper()
+	l, _, err := eventlog.Open(path, eventlog.Options{})
+	if err != nil {
+		t.Fatalf("open log: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Check(); err != nil && err != eventlog.ErrClosed {
+			t.Errorf("bbolt check: %v", err)
+		}
+		_ = l.Close()
+	})
+	return l
+}
+
+// testServer is a wsapi.Server behind a real httptest server.
+type testServer struct {
+	*wsapi.Server
+	http *httptest.Server
+	url  string
+}
+
+// startServer rebuilds the state from l and serves it until stop or the
+// end of the test.
+func startServer(t testing.TB, l wsapi.Log, configure ...func(*wsapi.Server)) *testServer {
+	t.Helper()
+	state, err := wsapi.Rebuild(l, nil)
+	if err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	s := &wsapi.Server{Log: l, State: state}
+	for _, f := range configure {
+		f(s)
+	}
+	s.Start()
+	ts := &testServer{Server: s, http: httptest.NewServer(s)}
+	ts.url = "ws" + strings.TrimPrefix(ts.http.URL, "http")
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+// stop shuts the server down; it may be called more than once.
+func (ts *testServer) stop() {
+	if ts.http == nil {
+		return
+	}
+	ts.http.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_ = ts.Shutdown(ctx)
+	ts.http = nil
+}
+
+// conn is a test client on a real WebSocket.
+type conn struct {
+	t  testing.TB
+	ws *websocket.Conn
+}
+
+func dial(t testing.TB, ts *testServer) *conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(ts.url, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &conn{t: t, ws: ws}
+}
+
+// register dials and registers name, failing the test unless it gets 200.
+func register(t testing.TB, ts *testServer, name string) *conn {
+	t.Helper()
+	c := dial(t, ts)
+	c.send(msg{"type": "RegisterRequest", "username": name})
+	c.expect("RegisterResponse", 200)
+	return c
+}
+
+type msg map[string]any
+
+func (c *conn) send(m msg) {
+	c.t.Helper()
+	if err := c.ws.WriteJSON(m); err != nil {
+		c.t.Fatalf("send %v: %v", m, err)
+	}
+}
+
+func (c *conn) sendRaw(kind int, b []byte) {
+	c.t.Helper()
+	if err := c.ws.WriteMessage(kind, b); err != nil {
+		c.t.Fatalf("send raw: %v", err)
+	}
+}
+
+// recv reads the next frame, failing the test after waitFor.
+func (c *conn) recv() msg {
+	c.t.Helper()
+	m, err := c.tryRecv(waitFor)
+	if err != nil {
+		c.t.Fatalf("recv: %v", err)
+	}
+	return m
+}
+
+func (c *conn) tryRecv(d time.Duration) (msg, error) {
+	_ = c.ws.SetReadDeadline(time.Now().Add(d))
+	_, b, err := c.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	var m msg
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("server sent invalid JSON %q: %v", b, err)
+	}
+	return m, nil
+}
+
+// expect reads the next frame and checks its type and status.
+func (c *conn) expect(typ string, status int) msg {
+	c.t.Helper()
+	m := c.recv()
+	if m["type"] != typ || m["status"] != float64(status) {
+		c.t.Fatalf("got %v, want type %s status %d", m, typ, status)
+	}
+	return m
+}
+
+// expectNothingQueued checks that no frame is waiting for c. The server
+// queues a message's deliveries in the same step as its acknowledgement,
+// before it takes the next request; so once the sender has its ack, a
+// ClientListRequest from c is answered after any delivery to c.
+func (c *conn) expectNothingQueued() {
+	c.t.Helper()
+	c.send(msg{"type": "ClientListRequest", "messageID": "sync"})
+	if m := c.recv(); m["type"] != "ClientListResponse" || m["messageID"] != "sync" {
+		c.t.Fatalf("unexpected frame %v", m)
+	}
+}
+
+// roundTrip sends m and returns the answer.
+func (c *conn) roundTrip(m msg) msg {
+	c.t.Helper()
+	c.send(m)
+	return c.recv()
+}

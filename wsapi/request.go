@@ -1,0 +1,178 @@
+package wsapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Request type names, as clients send them in "type".
+const (
+	typeRegister         = "RegisterRequest"
+	typeGroupMessageInit = "GroupMessageInitRequest"
+	typeGroupMessage     = "GroupMessageRequest"
+	typeClientList       = "ClientListRequest"
+	typeRandomMessage    = "RandomMessageRequest"
+	typeSingleMessage    = "SingleMessageRequest"
+)
+
+// Limits of the protocol that are not configurable.
+const (
+	// maxRecipients bounds a GroupMessageInitRequest's recipients.
+	maxRecipients = 256
+	// maxMessageIDBytes bounds the echoed messageID.
+	maxMessageIDBytes = 128
+)
+
+// request is one decoded client frame. Decoding never fails outright: a
+// frame whose type is known but whose fields are bad keeps the error in err,
+// so that an unregistered connection still gets 301 first.
+type request struct {
+	kind      string          // the "type", if it is a known request type
+	messageID json.RawMessage // echoed in every direct answer
+	err       error           // decoding error, answered as-is
+
+	username   string
+	password   string
+	chatname   string
+	content    string
+	recipient  string
+	recipients []string
+}
+
+// rawRequest holds every field any request may carry, undecoded, so that a
+// wrongly typed field that the request does not use is ignored.
+type rawRequest struct {
+	Type       json.RawMessage `json:"type"`
+	MessageID  json.RawMessage `json:"messageID"`
+	Username   json.RawMessage `json:"username"`
+	Password   json.RawMessage `json:"password"`
+	Chatname   json.RawMessage `json:"chatname"`
+	Content    json.RawMessage `json:"content"`
+	Recipient  json.RawMessage `json:"recipient"`
+	Recipients json.RawMessage `json:"recipients"`
+}
+
+// decodeRequest parses one text frame. maxContent bounds "content" in bytes.
+func decodeRequest(frame []byte, maxContent int) *request {
+	r := &request{}
+	var raw rawRequest
+	if !utf8.Valid(frame) {
+		r.err = reasonf(ErrBadRequest, "frame is not valid UTF-8")
+		return r
+	}
+	if err := json.Unmarshal(frame, &raw); err != nil {
+		if _, ok := err.(*json.UnmarshalTypeError); ok {
+			r.err = reasonf(ErrBadRequest, "request must be a JSON object")
+		} else {
+			r.err = reasonf(ErrBadRequest, "invalid JSON: %v", err)
+		}
+		return r
+	}
+	if id := raw.MessageID; isPresent(id) {
+		switch {
+		case len(id) > maxMessageIDBytes:
+			r.err = reasonf(ErrBadRequest, "messageID is longer than %d bytes", maxMessageIDBytes)
+			return r
+		case id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9'):
+			r.err = reasonf(ErrBadRequest, "messageID must be a string or a number")
+			return r
+		}
+		r.messageID = compact(id)
+	}
+	var kind string
+	if !isPresent(raw.Type) {
+		r.err = reasonf(ErrBadRequest, "missing field \"type\"")
+		return r
+	}
+	if err := json.Unmarshal(raw.Type, &kind); err != nil {
+		r.err = reasonf(ErrBadRequest, "field \"type\" must be a string")
+		return r
+	}
+	d := fieldDecoder{}
+	switch kind {
+	case typeRegister:
+		r.username = d.string("username", raw.Username, true)
+		r.password = d.string("password", raw.Password, false)
+	case typeGroupMessageInit:
+		r.recipients = d.strings("recipients", raw.Recipients)
+		r.content = d.string("content", raw.Content, true)
+		r.chatname = d.string("chatname", raw.Chatname, true)
+	case typeGroupMessage:
+		r.chatname = d.string("chatname", raw.Chatname, true)
+		r.content = d.string("content", raw.Content, true)
+	case typeClientList:
+	case typeRandomMessage:
+		r.content = d.string("content", raw.Content, true)
+	case typeSingleMessage:
+		r.recipient = d.string("recipient", raw.Recipient, true)
+		r.content = d.string("content", raw.Content, true)
+	default:
+		r.err = reasonf(ErrUnknownType, "unknown request type %q", truncate(kind, 64))
+		return r
+	}
+	r.kind = kind
+	r.err = d.err
+	if r.err == nil && len(r.content) > maxContent {
+		r.err = reasonf(ErrTooLarge, "content is %d bytes; the limit is %d", len(r.content), maxContent)
+	}
+	return r
+}
+
+// fieldDecoder decodes fields until the first error.
+type fieldDecoder struct{ err error }
+
+func (d *fieldDecoder) string(name string, raw json.RawMessage, required bool) string {
+	if d.err != nil {
+		return ""
+	}
+	if !isPresent(raw) {
+		if required {
+			d.err = reasonf(ErrBadRequest, "missing field %q", name)
+		}
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.err = reasonf(ErrBadRequest, "field %q must be a string", name)
+	}
+	return s
+}
+
+func (d *fieldDecoder) strings(name string, raw json.RawMessage) []string {
+	if d.err != nil {
+		return nil
+	}
+	if !isPresent(raw) {
+		d.err = reasonf(ErrBadRequest, "missing field %q", name)
+		return nil
+	}
+	var s []string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.err = reasonf(ErrBadRequest, "field %q must be an array of strings", name)
+	}
+	return s
+}
+
+// isPresent reports whether a field was given with a non-null value.
+func isPresent(raw json.RawMessage) bool {
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
+}
+
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return append(json.RawMessage(nil), raw...)
+	}
+	return b.Bytes()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

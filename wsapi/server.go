@@ -1,0 +1,207 @@
+// Package wsapi serves Chateau's chat protocol over WebSockets.
+//
+// A Server decodes client frames, checks them against the projections,
+// appends the resulting events to the log, and only once they are durable
+// answers the sender and delivers to the other members. One goroutine, the
+// sequencer, owns every decision and every append: it takes all requests
+// waiting at a time, stores their events in one log transaction (group
+// commit), then answers and delivers in log order. So all members of a chat
+// see its messages in the same order, the log's, and no answer or delivery
+// ever precedes the fsync.
+package wsapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/projection"
+	"github.com/gorilla/websocket"
+	"github.com/oklog/ulid/v2"
+)
+
+// Log is what the server needs of the event log; *eventlog.Log is one.
+type Log interface {
+	// Append stores data as new events in one transaction and returns their
+	// ids; on error nothing is stored.
+	Append(data ...[]byte) ([]ulid.ULID, error)
+	// Scan calls fn for each record after the given id, in log order.
+	Scan(after ulid.ULID, fn func(eventlog.Record) error) error
+}
+
+// Timing of the connection keepalive; each is written in terms of the next.
+const (
+	// writeWait bounds every write to a client.
+	writeWait = 10 * time.Second
+	// pongWait is how long a connection may stay silent, pongs included.
+	pongWait = 60 * time.Second
+	// pingPeriod leaves a client two chances to answer a ping within pongWait.
+	pingPeriod = pongWait / 2
+)
+
+// Defaults of the Server's limits.
+const (
+	DefaultMaxFrameBytes   = 64 << 10
+	DefaultMaxContentBytes = 16 << 10
+	DefaultSendQueue       = 256
+	DefaultMaxBatch        = 1024
+)
+
+// Server serves /ws. Set its fields, call Start, serve it, then call
+// Shutdown once. Fields must not change after Start.
+type Server struct {
+	// Log stores the events; State must already reflect all of it (Rebuild).
+	Log   Log
+	State *projection.State
+	// Upgrader upgrades HTTP requests; its CheckOrigin decides origins.
+	Upgrader websocket.Upgrader
+	Logger   *slog.Logger
+
+	// MaxFrameBytes closes a connection (1009) that sends a larger frame.
+	MaxFrameBytes int64
+	// MaxContentBytes refuses (413) a larger "content".
+	MaxContentBytes int
+	// SendQueue is each connection's outbound queue, in frames; a client
+	// whose queue is full is disconnected (1013) rather than slow others.
+	SendQueue int
+	// MaxBatch bounds the events stored in one log transaction.
+	MaxBatch int
+
+	stateMu sync.RWMutex // guards State: the sequencer writes, readers read
+
+	ops     chan op       // to the sequencer, in arrival order per connection
+	stop    chan struct{} // closed to stop the sequencer after the pumps
+	stopped chan struct{} // closed when the sequencer has returned
+
+	mu      sync.Mutex // guards clients and closing
+	clients map[*client]struct{}
+	closing atomic.Bool
+	pumps   sync.WaitGroup
+	nextID  atomic.Uint64
+}
+
+// Start fills in defaults and starts the sequencer.
+func (s *Server) Start() {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.MaxFrameBytes == 0 {
+		s.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if s.MaxContentBytes == 0 {
+		s.MaxContentBytes = DefaultMaxContentBytes
+	}
+	if s.SendQueue == 0 {
+		s.SendQueue = DefaultSendQueue
+	}
+	if s.MaxBatch == 0 {
+		s.MaxBatch = DefaultMaxBatch
+	}
+	s.ops = make(chan op, s.MaxBatch)
+	s.stop = make(chan struct{})
+	s.stopped = make(chan struct{})
+	s.clients = make(map[*client]struct{})
+	seq := newSequencer(s)
+	go func() {
+		defer close(s.stopped)
+		seq.run()
+	}()
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.pumps.Add(2)
+	s.mu.Unlock()
+	conn, err := s.Upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// The upgrader has already answered with an HTTP error.
+		s.pumps.Add(-2)
+		s.Logger.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c := &client{
+		id:   s.nextID.Add(1),
+		conn: conn,
+		send: make(chan []byte, s.SendQueue),
+		done: make(chan struct{}),
+	}
+	s.mu.Lock()
+	s.clients[c] = struct{}{}
+	s.mu.Unlock()
+	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
+	go s.writePump(c)
+	go s.readPump(c)
+}
+
+// Shutdown stops reading from every connection, lets the sequencer store
+// and answer what it has received, closes each connection with 1001, waits
+// for the connection goroutines and then stops the sequencer. The caller
+// closes the log afterwards. Shutdown returns ctx's error if it expires
+// first, after closing the remaining connections outright.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for c := range s.clients {
+		// Unblock the reader: it then sends its goodbye to the sequencer,
+		// behind every request it has already passed on.
+		_ = c.conn.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+
+	pumpsDone := make(chan struct{})
+	go func() {
+		s.pumps.Wait()
+		close(pumpsDone)
+	}()
+	var err error
+	select {
+	case <-pumpsDone:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.mu.Lock()
+		for c := range s.clients {
+			_ = c.conn.Close()
+		}
+		s.mu.Unlock()
+		<-pumpsDone
+	}
+	close(s.stop)
+	<-s.stopped
+	return err
+}
+
+// Rebuild returns the state of everything in l, applying each event in
+// log order. progress, if not nil, is called every 100,000 events.
+func Rebuild(l Log, progress func(events int)) (*projection.State, error) {
+	st := projection.NewState()
+	n := 0
+	err := l.Scan(ulid.ULID{}, func(rec eventlog.Record) error {
+		e, err := projection.Decode(rec.ID, rec.Data)
+		if err != nil {
+			return err
+		}
+		if err := st.Apply(e); err != nil {
+			return err
+		}
+		n++
+		if progress != nil && n%100_000 == 0 {
+			progress(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild projections: %w", err)
+	}
+	return st, nil
+}
