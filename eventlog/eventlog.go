@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -82,7 +83,15 @@ type Log struct {
 // Open opens the log at path. A read-write open creates the file if it is
 // missing and applies pending migrations, returning those applied; a
 // read-only open requires an existing file at the latest version.
-func Open(path string, opt Options) (*Log, []migrations.Applied, error) {
+func Open(path string, opt Options) (l *Log, applied []migrations.Applied, err error) {
+	var db *bolt.DB
+	defer func() {
+		if err != nil && db != nil {
+			_ = db.Close()
+		}
+	}()
+	defer catchCorrupt(debug.SetPanicOnFault(true), &err)
+
 	if opt.LockTimeout == 0 {
 		opt.LockTimeout = time.Second
 	}
@@ -100,8 +109,12 @@ func Open(path string, opt Options) (*Log, []migrations.Applied, error) {
 			return nil, nil, err
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
+	if err := precheck(path); err != nil {
+		return nil, nil, err
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
 	if err != nil {
+		db = nil
 		switch {
 		case errors.Is(err, bolt.ErrTimeout):
 			return nil, nil, fmt.Errorf("%w: %s", ErrLocked, path)
@@ -114,7 +127,6 @@ func Open(path string, opt Options) (*Log, []migrations.Applied, error) {
 	}
 	db.NoSync = opt.UnsafeNoSync
 
-	var applied []migrations.Applied
 	if opt.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error {
 			v, err := migrations.Check(tx, opt.Migrations)
@@ -127,11 +139,10 @@ func Open(path string, opt Options) (*Log, []migrations.Applied, error) {
 		applied, err = migrations.Run(db, opt.Migrations)
 	}
 	if err != nil {
-		_ = db.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 
-	l := &Log{db: db, now: opt.Now, entropy: ulid.Monotonic(cryptoReader{}, 0)}
+	l = &Log{db: db, now: opt.Now, entropy: ulid.Monotonic(cryptoReader{}, 0)}
 	err = db.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket([]byte(migrations.EventsBucket)).Cursor().Last(); k != nil {
 			return l.last.UnmarshalBinary(k)
@@ -139,10 +150,23 @@ func Open(path string, opt Options) (*Log, []migrations.Applied, error) {
 		return nil
 	})
 	if err != nil {
-		_ = db.Close()
 		return nil, nil, fmt.Errorf("%w: %s: last event id: %v", ErrCorrupt, path, err)
 	}
 	return l, applied, nil
+}
+
+// catchCorrupt turns a panic, or a memory fault in bbolt's mapping of a
+// damaged file, into ErrCorrupt. Use it as
+//
+//	defer catchCorrupt(debug.SetPanicOnFault(true), &err)
+//
+// so that faults panic from the start of the function; it restores the
+// goroutine's previous setting.
+func catchCorrupt(oldPanicOnFault bool, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+	}
+	debug.SetPanicOnFault(oldPanicOnFault)
 }
 
 // Append stores data as new records in one write transaction and returns
@@ -209,7 +233,8 @@ func (l *Log) next(last ulid.ULID) ulid.ULID {
 // ULID scans from the start), in log order, inside one read transaction.
 // rec.Data is valid only during the call. An error from fn stops the scan
 // and is returned.
-func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) error {
+func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) (err error) {
+	defer catchCorrupt(debug.SetPanicOnFault(true), &err)
 	if l.isClosed() {
 		return ErrClosed
 	}
@@ -243,6 +268,9 @@ func (l *Log) Last() ulid.ULID {
 
 // Check runs bbolt's consistency check over the whole file.
 func (l *Log) Check() error {
+	if l.isClosed() {
+		return ErrClosed
+	}
 	return l.db.View(func(tx *bolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {

@@ -3,6 +3,7 @@ package wsapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/projection"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -175,4 +177,24 @@ func (c *conn) roundTrip(m msg) msg {
 	c.t.Helper()
 	c.send(m)
 	return c.recv()
+}
+
+func wsapiRebuild(l wsapi.Log) (*projection.State, error) { return wsapi.Rebuild(l, nil) }
+
+// readUntilClose reads frames until the connection ends and returns them
+// with the close code (-1 if it ended without a close frame).
+func (c *conn) readUntilClose() ([]msg, int) {
+	c.t.Helper()
+	var frames []msg
+	for {
+		m, err := c.tryRecv(waitFor)
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return frames, ce.Code
+			}
+			return frames, -1
+		}
+		frames = append(frames, m)
+	}
 }

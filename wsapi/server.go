@@ -181,6 +181,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// View calls fn with the state, which does not change during the call.
+// fn must not keep st or call back into the Server.
+func (s *Server) View(fn func(st *projection.State)) {
+	s.stateMu.RLock()
+	defer s.stateMu.RUnlock()
+	fn(s.State)
+}
+
 // Rebuild returns the state of everything in l, applying each event in
 // log order. progress, if not nil, is called every 100,000 events.
 func Rebuild(l Log, progress func(events int)) (*projection.State, error) {

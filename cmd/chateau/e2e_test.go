@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// binary is the chateau binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "chateau-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "chateau")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build chateau:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// e2eWait bounds each wait on the real binary.
+const e2eWait = 10 * time.Second
+
+// process is a running `chateau serve`.
+type process struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	exited chan struct{}
+	err    error // set when exited is closed
+}
+
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startServe starts the binary on data and waits until it listens.
+func startServe(t *testing.T, data string, args ...string) *process {
+	t.Helper()
+	p := &process{t: t, exited: make(chan struct{})}
+	p.cmd = exec.Command(binary, append([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, args...)...)
+	pipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, pipe)
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	select {
+	case p.addr = <-addr:
+	case <-p.exited:
+		t.Fatalf("server exited: %v\n%s", p.err, p.log())
+	case <-time.After(e2eWait):
+		t.Fatalf("server did not listen within %v\n%s", e2eWait, p.log())
+	}
+	return p
+}
+
+func (p *process) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// stop sends sig and waits for the exit.
+func (p *process) stop(sig os.Signal) error {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(e2eWait):
+		p.t.Fatalf("server did not exit within %v after %v", e2eWait, sig)
+		return nil
+	}
+}
+
+func (p *process) dial(t *testing.T) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+p.addr+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+func call(t *testing.T, ws *websocket.Conn, req map[string]any) map[string]any {
+	t.Helper()
+	if err := ws.WriteJSON(req); err != nil {
+		t.Fatal(err)
+	}
+	return read(t, ws)
+}
+
+func read(t *testing.T, ws *websocket.Conn) map[string]any {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(e2eWait))
+	var m map[string]any
+	if err := ws.ReadJSON(&m); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+func runBinary(ctx context.Context, args ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+func TestE2E_ServeDumpRestart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "chateau.db")
+	p := startServe(t, data)
+	ann, bob := p.dial(t), p.dial(t)
+	if m := call(t, ann, map[string]any{"type": "RegisterRequest", "username": "ann"}); m["status"] != float64(200) {
+		t.Fatal(m)
+	}
+	if m := call(t, bob, map[string]any{"type": "RegisterRequest", "username": "bob"}); m["status"] != float64(200) {
+		t.Fatal(m)
+	}
+	ack := call(t, ann, map[string]any{"type": "GroupMessageInitRequest", "chatname": "duo", "recipients": []string{"bob"}, "content": "hello bob"})
+	if ack["status"] != float64(200) {
+		t.Fatal(ack)
+	}
+	if m := read(t, bob); m["id"] != ack["id"] {
+		t.Fatalf("bob got %v", m)
+	}
+
+	// The file is locked by the server: dump says so within 2 s.
+	start := time.Now()
+	_, stderr, err := runBinary(context.Background(), "events", "dump", "-data", data)
+	if err == nil || !strings.Contains(stderr, "locked") || !strings.Contains(stderr, "Stop it") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("dump on a held file: err %v, stderr %q", err, stderr)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("dump on a held file took %v", d)
+	}
+
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
+	}
+	for _, ws := range []*websocket.Conn{ann, bob} {
+		_ = ws.SetReadDeadline(time.Now().Add(e2eWait))
+		_, _, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("after SIGTERM: %v, want close 1001", err)
+		}
+	}
+
+	out, _, err := runBinary(context.Background(), "events", "dump", "-data", data, "-format", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, ack["id"].(string)) || !strings.Contains(out, `"hello bob"`) {
+		t.Fatalf("dump lacks the message %v:\n%s", ack["id"], out)
+	}
+
+	// A new server on the same file knows the chat.
+	p = startServe(t, data)
+	bob = p.dial(t)
+	call(t, bob, map[string]any{"type": "RegisterRequest", "username": "bob"})
+	if m := call(t, bob, map[string]any{"type": "GroupMessageRequest", "chatname": "duo", "content": "back"}); m["status"] != float64(200) {
+		t.Fatalf("post after restart: %v", m)
+	}
+	if err := p.stop(os.Interrupt); err != nil {
+		t.Fatalf("exit after SIGINT: %v", err)
+	}
+}

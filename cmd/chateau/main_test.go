@@ -1,0 +1,139 @@
+package main
+
+import (
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chateau/chateau/migrations"
+	bolt "go.etcd.io/bbolt"
+)
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func fileSum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// TestBadDataFiles runs each command on files it must refuse: the error is
+// one line and the file is left untouched.
+func TestBadDataFiles(t *testing.T) {
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "newer.db")
+	db, err := bolt.Open(newer, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.Run(db, migrations.All()); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(migrations.MetaBucket)).Put([]byte(migrations.VersionKey), []byte{0, 0, 0, 0, 0, 0, 0, 99})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err = bolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	db.Close()
+
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := mustWriteLog(t, sampleEvents()...)
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.db")
+	if err := os.WriteFile(truncated, whole[:len(whole)/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	files := []struct{ name, path, want string }{
+		{"newer", newer, "newer"},
+		{"foreign", foreign, "not a Chateau data file"},
+		{"garbage", garbage, "corrupt"},
+		{"truncated", truncated, ""},
+	}
+	commands := [][]string{{"migrate"}, {"events", "dump"}, {"serve", "-addr", "127.0.0.1:0"}}
+	for _, f := range files {
+		for _, cmd := range commands {
+			t.Run(f.name+"/"+strings.Join(cmd, " "), func(t *testing.T) {
+				before := fileSum(t, f.path)
+				start := time.Now()
+				_, _, err := runMain(t, append(cmd, "-data", f.path)...)
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if !strings.Contains(err.Error(), f.want) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("error %q: want one line containing %q", err, f.want)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("took %v", d)
+				}
+				if fileSum(t, f.path) != before {
+					t.Error("the file was modified")
+				}
+			})
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	out, _, err := runMain(t, "migrate", "-data", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "applied migration 1") {
+		t.Fatalf("first run printed %q", out)
+	}
+	out, _, err = runMain(t, "migrate", "-data", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "applied") || !strings.Contains(out, "schema version 1") {
+		t.Fatalf("second run printed %q", out)
+	}
+}
+
+func TestDump_MissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.db")
+	if _, _, err := runMain(t, "events", "dump", "-data", path); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("dump created the file")
+	}
+}
+
+func TestMain_Usage(t *testing.T) {
+	for _, args := range [][]string{nil, {"nope"}, {"events"}, {"events", "list"}, {"serve", "-nope"}, {"migrate", "x"}} {
+		_, _, err := runMain(t, args...)
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: got %v, want a usage error", args, err)
+		}
+	}
+	out, _, err := runMain(t, "version")
+	if err != nil || !strings.HasPrefix(out, "chateau ") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+}
