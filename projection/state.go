@@ -40,15 +40,47 @@ func (c Chat) HasMember(user string) bool {
 // every read (the WebSocket layer holds a sync.RWMutex). Values returned by
 // its methods stay valid after later Apply calls.
 type State struct {
-	users  map[string]User
-	chats  map[string]*Chat
-	last   ulid.ULID
-	events int
+	users    map[string]User
+	chats    map[string]*Chat
+	receipts map[string]*receipts // by actor
+	last     ulid.ULID
+	events   int
+}
+
+// MaxReceipts is how many of each user's most recent messageIDs are
+// remembered for retries; an older messageID counts as new.
+const MaxReceipts = 256
+
+// receipts remembers the events of a user's most recent requests that
+// carried a messageID, so that a retry gets the original answer.
+type receipts struct {
+	byID  map[string]Event
+	order []receipt // a ring, oldest at next
+	next  int
+}
+
+type receipt struct {
+	requestID string
+	id        ulid.ULID
+}
+
+func (r *receipts) add(e Event) {
+	if len(r.order) < MaxReceipts {
+		r.order = append(r.order, receipt{e.RequestID, e.ID})
+	} else {
+		// The evicted request id may have been used again since.
+		if old := r.order[r.next]; r.byID[old.requestID].ID == old.id {
+			delete(r.byID, old.requestID)
+		}
+		r.order[r.next] = receipt{e.RequestID, e.ID}
+		r.next = (r.next + 1) % MaxReceipts
+	}
+	r.byID[e.RequestID] = e
 }
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	return &State{users: make(map[string]User), chats: make(map[string]*Chat)}
+	return &State{users: make(map[string]User), chats: make(map[string]*Chat), receipts: make(map[string]*receipts)}
 }
 
 // Apply folds e into the state. Events must be applied in log order; an
@@ -79,9 +111,49 @@ func (s *State) Apply(e Event) error {
 	default:
 		return fmt.Errorf("apply %s: unknown payload %T", e.ID, e.Payload)
 	}
+	if e.RequestID != "" {
+		s.remember(e)
+	}
 	s.last = e.ID
 	s.events++
 	return nil
+}
+
+// remember keeps e, without its content, as the answer to a retry of the
+// request that caused it. Registrations are not retried this way: a second
+// registration is a new session.
+func (s *State) remember(e Event) {
+	switch p := e.Payload.(type) {
+	case ChatCreated:
+		p.Content = ""
+		e.Payload = p
+	case GroupMessagePosted:
+		p.Content = ""
+		e.Payload = p
+	case DirectMessageSent:
+		p.Content = ""
+		e.Payload = p
+	default:
+		return
+	}
+	r := s.receipts[e.Actor]
+	if r == nil {
+		r = &receipts{byID: make(map[string]Event)}
+		s.receipts[e.Actor] = r
+	}
+	r.add(e)
+}
+
+// Receipt returns the event (without its content) that user's request with
+// the given messageID stored, if it is among the user's MaxReceipts most
+// recent ones.
+func (s *State) Receipt(user, requestID string) (Event, bool) {
+	r := s.receipts[user]
+	if r == nil {
+		return Event{}, false
+	}
+	e, ok := r.byID[requestID]
+	return e, ok
 }
 
 // User returns the registered user name.

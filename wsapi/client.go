@@ -2,10 +2,13 @@ package wsapi
 
 import (
 	"errors"
+	"io"
 	"sync"
 	"time"
 
+	"github.com/chateau/chateau/projection"
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 )
 
 // client is one WebSocket connection. Its readPump is the only reader and
@@ -18,6 +21,8 @@ type client struct {
 	send chan []byte
 	// done is closed, once, to make writePump finish and close conn.
 	done chan struct{}
+	// readerDone is closed when readPump has returned.
+	readerDone chan struct{}
 
 	closeOnce sync.Once
 	closeCode int    // written before done is closed
@@ -54,6 +59,7 @@ func (c *client) close(code int, text string, drain bool) {
 // when the connection ends, tells the sequencer it is gone.
 func (s *Server) readPump(c *client) {
 	defer s.pumps.Done()
+	defer close(c.readerDone)
 	defer func() { s.ops <- goneOp{c: c} }()
 
 	c.conn.SetReadLimit(s.MaxFrameBytes)
@@ -64,10 +70,19 @@ func (s *Server) readPump(c *client) {
 		}
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
+	var limiter *rate.Limiter
+	if s.RateLimit > 0 {
+		limiter = rate.NewLimiter(rate.Limit(s.RateLimit), max(s.RateBurst, 1))
+	}
+	refused := 0 // requests refused for the rate since the last one accepted
 	for {
 		kind, data, err := c.conn.ReadMessage()
 		if err != nil {
-			if !errors.Is(err, websocket.ErrReadLimit) && websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has sent the close frame (1009).
+				s.Logger.Info("connection closed: frame too large", "conn", c.id, "max", s.MaxFrameBytes)
+				c.linger()
+			} else if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
 				s.Logger.Debug("read failed", "conn", c.id, "err", err)
 			}
 			return
@@ -78,7 +93,79 @@ func (s *Server) readPump(c *client) {
 		} else {
 			r = decodeRequest(data, s.MaxContentBytes)
 		}
+		if limiter != nil && !limiter.AllowN(s.Now(), 1) {
+			if refused++; refused > maxRefused {
+				s.Logger.Warn("connection closed: kept flooding", "conn", c.id, "refused", refused)
+				c.close(websocket.ClosePolicyViolation, "rate limit exceeded", true)
+				c.linger()
+				return
+			}
+			r.err = reasonf(ErrRateLimited, "too many requests: slow down to %g per second", s.RateLimit)
+		} else {
+			refused = 0
+			s.checkPassword(r)
+		}
 		s.ops <- requestOp{c: c, r: r}
+	}
+}
+
+// lingerWait bounds how long a closing connection waits for the client's
+// side of the closing handshake.
+const lingerWait = time.Second
+
+// linger reads and drops what the client still sends after the server has
+// decided to close, until the client closes or lingerWait passes. Closing a
+// socket with unread input makes the kernel send a reset, which can destroy
+// the close frame before the client reads it.
+func (c *client) linger() {
+	_ = c.conn.SetReadDeadline(time.Now().Add(lingerWait))
+	_, _ = io.Copy(io.Discard, c.conn.NetConn())
+}
+
+// maxRefused is how many requests in a row a connection may send over its
+// rate limit before it is closed with 1008.
+const maxRefused = 100
+
+// checkPassword does the slow part of a RegisterRequest with a password in
+// the connection's reader, where it delays no one else: it verifies the
+// password against the name's stored hash, or hashes it for a new name. The
+// sequencer then checks that the name's state has not changed meanwhile.
+func (s *Server) checkPassword(r *request) {
+	if r.kind != typeRegister || r.err != nil || r.password == "" {
+		return
+	}
+	var stored []byte
+	s.View(func(st *projection.State) {
+		if u, ok := st.User(r.username); ok {
+			stored = u.PasswordHash
+			if stored == nil {
+				stored = []byte{} // exists, unprotected
+			}
+		}
+	})
+	s.hashing <- struct{}{}
+	defer func() { <-s.hashing }()
+	switch {
+	case stored == nil:
+		hash, err := projection.HashPassword(r.password, s.PasswordCost)
+		if err != nil {
+			s.Logger.Error("hash password", "err", err)
+			r.err = ErrStorage
+			return
+		}
+		r.passwordHash = hash
+	case len(stored) > 0:
+		ok, err := projection.CheckPassword(stored, r.password)
+		if err != nil {
+			s.Logger.Error("check password", "user", r.username, "err", err)
+		}
+		if ok {
+			r.verifiedHash = stored
+		}
+	default:
+		// An unprotected name takes no password; hash anyway so that the
+		// answer takes as long as for a protected one.
+		_, _ = projection.HashPassword(r.password, s.PasswordCost)
 	}
 }
 
@@ -91,6 +178,7 @@ func (s *Server) writePump(c *client) {
 		s.mu.Lock()
 		delete(s.clients, c)
 		s.mu.Unlock()
+		s.conns.Add(-1)
 		s.pumps.Done()
 	}()
 	for {
@@ -117,6 +205,11 @@ func (s *Server) writePump(c *client) {
 			}
 			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
+			// Let the client answer the close before the socket goes.
+			select {
+			case <-c.readerDone:
+			case <-time.After(lingerWait):
+			}
 			return
 		}
 	}

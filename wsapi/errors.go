@@ -16,6 +16,7 @@ const (
 	StatusForbidden     = 403 // not a member of the chat
 	StatusNotFound      = 404 // no such user or chat; nobody online
 	StatusTooLarge      = 413 // content over the limit
+	StatusTooMany       = 429 // over the connection's rate limit
 	StatusInternal      = 500 // the event could not be stored
 )
 
@@ -33,6 +34,12 @@ var (
 // Errors found while checking a request against the connection and the
 // projections.
 var (
+	// ErrRateLimited means the connection is over its request rate; the
+	// request was not looked at.
+	ErrRateLimited = errors.New("rate limit exceeded")
+	// ErrUnauthorized means a protected name's password was wrong or missing,
+	// or the server requires a password.
+	ErrUnauthorized = errors.New("wrong username or password")
 	// ErrNotRegistered means the connection sent a request before registering.
 	ErrNotRegistered = errors.New("register first")
 	// ErrConflict means the name or chat is taken, or the connection is
@@ -57,6 +64,10 @@ func statusOf(err error) int {
 		return StatusBadRequest
 	case errors.Is(err, ErrTooLarge):
 		return StatusTooLarge
+	case errors.Is(err, ErrRateLimited):
+		return StatusTooMany
+	case errors.Is(err, ErrUnauthorized):
+		return StatusUnauthorized
 	case errors.Is(err, ErrNotRegistered):
 		return StatusNotRegistered
 	case errors.Is(err, ErrConflict):

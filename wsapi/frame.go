@@ -18,6 +18,7 @@ const (
 	frameSingleMessage     = "SingleMessageResponse"
 	frameSingleMessageRecv = "SingleMessageRecv"
 	frameError             = "ErrorResponse"
+	frameSessionReplaced   = "SessionReplaced"
 )
 
 // frame is every field a server frame may carry; empty ones are omitted.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/chateau/chateau/projection"
 )
 
 // Request type names, as clients send them in "type".
@@ -33,11 +35,16 @@ type request struct {
 	err       error           // decoding error, answered as-is
 
 	username   string
-	password   string
 	chatname   string
 	content    string
 	recipient  string
 	recipients []string
+
+	// Set by the reader for a RegisterRequest with a password, so that the
+	// slow hashing happens outside the sequencer.
+	password     string
+	passwordHash []byte // a new hash, for a name that did not exist
+	verifiedHash []byte // the stored hash that password matched
 }
 
 // rawRequest holds every field any request may carry, undecoded, so that a
@@ -77,6 +84,13 @@ func decodeRequest(frame []byte, maxContent int) *request {
 		case id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9'):
 			r.err = reasonf(ErrBadRequest, "messageID must be a string or a number")
 			return r
+		case id[0] != '"':
+			// Echo only numbers every client can read back.
+			var f float64
+			if err := json.Unmarshal(id, &f); err != nil {
+				r.err = reasonf(ErrBadRequest, "messageID is not a representable number")
+				return r
+			}
 		}
 		r.messageID = compact(id)
 	}
@@ -113,6 +127,9 @@ func decodeRequest(frame []byte, maxContent int) *request {
 	}
 	r.kind = kind
 	r.err = d.err
+	if r.err == nil && r.password != "" && (len(r.password) < projection.MinPasswordBytes || len(r.password) > projection.MaxPasswordBytes) {
+		r.err = reasonf(ErrBadRequest, "password must be %d-%d bytes", projection.MinPasswordBytes, projection.MaxPasswordBytes)
+	}
 	if r.err == nil && len(r.content) > maxContent {
 		r.err = reasonf(ErrTooLarge, "content is %d bytes; the limit is %d", len(r.content), maxContent)
 	}

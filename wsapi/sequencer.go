@@ -31,7 +31,10 @@ type step struct {
 	r     *request
 	frame []byte // a ready answer, or nil
 	event int    // index into sequencer.events, or -1
-	gone  bool
+	gone  bool   // close the connection
+	retry bool   // r repeats the request that stored event: answer only
+	// closeText is the close frame's reason when gone.
+	closeText string
 }
 
 // sequencer decides every request, appends the batch's events in one log
@@ -45,11 +48,15 @@ type sequencer struct {
 	steps   []step
 	events  []projection.Event
 	data    [][]byte
-	barrier bool // an event in the batch changes what later requests may do
+	pending map[receiptKey]int // events in the batch by their request's messageID
+	barrier bool               // an event in the batch changes what later requests may do
 }
 
+// receiptKey identifies a request for retries: its user and messageID.
+type receiptKey struct{ user, messageID string }
+
 func newSequencer(s *Server) *sequencer {
-	return &sequencer{s: s, online: make(map[string]*client)}
+	return &sequencer{s: s, online: make(map[string]*client), pending: make(map[receiptKey]int)}
 }
 
 // run takes every op waiting, up to a batch, stores and answers them, and
@@ -123,6 +130,9 @@ func (q *sequencer) propose(c *client, r *request, p projection.Payload, barrier
 		q.fail(c, r, ErrStorage)
 		return
 	}
+	if e.RequestID != "" {
+		q.pending[receiptKey{c.user, e.RequestID}] = len(q.events)
+	}
 	q.steps = append(q.steps, step{c: c, r: r, event: len(q.events)})
 	q.events = append(q.events, e)
 	q.data = append(q.data, data)
@@ -139,6 +149,10 @@ func (q *sequencer) decide(c *client, r *request) {
 	case r.err != nil:
 		q.fail(c, r, r.err)
 		return
+	case len(r.messageID) > 0 && r.kind != typeRegister && r.kind != typeClientList:
+		if q.retried(c, r) {
+			return
+		}
 	}
 	switch r.kind {
 	case typeRegister:
@@ -161,6 +175,21 @@ func (q *sequencer) decide(c *client, r *request) {
 	}
 }
 
+// retried answers r as the request with the same messageID that c's user
+// sent before, if there is one, and reports whether it did. The original
+// answer comes again, and nothing is stored or delivered twice.
+func (q *sequencer) retried(c *client, r *request) bool {
+	if e, ok := q.s.State.Receipt(c.user, string(r.messageID)); ok {
+		q.answer(c, r, ackFrame(r, e))
+		return true
+	}
+	if i, ok := q.pending[receiptKey{c.user, string(r.messageID)}]; ok {
+		q.steps = append(q.steps, step{c: c, r: r, event: i, retry: true})
+		return true
+	}
+	return false
+}
+
 func (q *sequencer) register(c *client, r *request) {
 	switch {
 	case c.user != "":
@@ -169,16 +198,46 @@ func (q *sequencer) register(c *client, r *request) {
 	case !projection.ValidUsername(r.username):
 		q.fail(c, r, reasonf(ErrBadRequest, "username must be 1-%d characters of A-Z, a-z, 0-9, _ . -", projection.MaxUsernameLen))
 		return
+	case q.s.RequirePassword && r.password == "":
+		q.fail(c, r, reasonf(ErrUnauthorized, unauthorized))
+		return
+	}
+	u, exists := q.s.State.User(r.username)
+	switch {
+	case !exists:
+		// A new name; with a password, the reader has hashed it.
+		q.propose(c, r, projection.UserRegistered{Username: r.username, PasswordHash: r.passwordHash}, true)
+		return
+	case u.Protected():
+		// The reader checked the password against the hash it saw, and a
+		// name's hash never changes: the check stands.
+		if r.verifiedHash == nil {
+			q.fail(c, r, reasonf(ErrUnauthorized, unauthorized))
+			return
+		}
+		if old := q.online[r.username]; old != nil {
+			q.replace(old)
+		}
 	case q.online[r.username] != nil:
 		q.fail(c, r, reasonf(ErrConflict, "%q is online on another connection", r.username))
 		return
 	}
-	if _, ok := q.s.State.User(r.username); ok {
-		q.login(c, r.username)
-		q.answer(c, r, encode(&frame{Type: frameRegister, Status: StatusOK, MessageID: r.messageID, Username: r.username}))
-		return
-	}
-	q.propose(c, r, projection.UserRegistered{Username: r.username}, true)
+	q.login(c, r.username)
+	q.answer(c, r, encode(&frame{Type: frameRegister, Status: StatusOK, MessageID: r.messageID, Username: r.username}))
+}
+
+// unauthorized is the one reason given for every 401, so that it tells
+// nothing about whether the name exists or is protected.
+const unauthorized = "wrong username or password"
+
+// replace signs old out because its user has registered from another
+// connection with the password: old is told, then closed.
+func (q *sequencer) replace(old *client) {
+	delete(q.online, old.user)
+	q.answer(old, &request{}, encode(&frame{Type: frameSessionReplaced, Status: StatusOK, Username: old.user,
+		Reason: "you signed in from another connection"}))
+	q.steps = append(q.steps, step{c: old, event: -1, gone: true, closeText: "session replaced"})
+	old.user = ""
 }
 
 func (q *sequencer) login(c *client, name string) {
@@ -275,6 +334,7 @@ func (q *sequencer) flush() {
 		clear(q.steps)
 		clear(q.events)
 		clear(q.data)
+		clear(q.pending)
 		q.steps, q.events, q.data, q.barrier = q.steps[:0], q.events[:0], q.data[:0], false
 	}()
 	stored := false
@@ -302,11 +362,13 @@ func (q *sequencer) flush() {
 			if q.s.closing.Load() {
 				code = websocket.CloseGoingAway
 			}
-			st.c.close(code, "", true)
+			st.c.close(code, st.closeText, true)
 		case st.frame != nil:
 			st.c.enqueue(st.frame)
 		case !stored:
 			st.c.enqueue(errorFrame(st.r, ErrStorage))
+		case st.retry:
+			st.c.enqueue(ackFrame(st.r, q.events[st.event]))
 		default:
 			q.deliver(st.c, st.r, q.events[st.event])
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,23 @@ type Server struct {
 	SendQueue int
 	// MaxBatch bounds the events stored in one log transaction.
 	MaxBatch int
+	// MaxConns refuses upgrades beyond this many open connections with
+	// HTTP 503; 0 means no limit.
+	MaxConns int
+	// RateLimit is each connection's sustained requests per second and
+	// RateBurst its bucket; over it a request gets 429. 0 turns it off.
+	RateLimit float64
+	RateBurst int
+	// RequirePassword refuses (401) registrations without a password.
+	RequirePassword bool
+	// PasswordCost is the Argon2id cost of new password hashes; zero
+	// means projection's default.
+	PasswordCost projection.PasswordCost
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
+
+	hashing chan struct{} // bounds concurrent password hashing (memory)
+	conns   atomic.Int64  // open and opening connections
 
 	stateMu sync.RWMutex // guards State: the sequencer writes, readers read
 
@@ -102,6 +120,10 @@ func (s *Server) Start() {
 	if s.MaxBatch == 0 {
 		s.MaxBatch = DefaultMaxBatch
 	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	s.hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
 	s.ops = make(chan op, s.MaxBatch)
 	s.stop = make(chan struct{})
 	s.stopped = make(chan struct{})
@@ -121,11 +143,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if n := s.conns.Add(1); s.MaxConns > 0 && n > int64(s.MaxConns) {
+		s.conns.Add(-1)
+		s.mu.Unlock()
+		s.Logger.Warn("connection refused: too many connections", "remote", r.RemoteAddr, "max", s.MaxConns)
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
 	s.pumps.Add(2)
 	s.mu.Unlock()
 	conn, err := s.Upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// The upgrader has already answered with an HTTP error.
+		s.conns.Add(-1)
 		s.pumps.Add(-2)
 		s.Logger.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -135,6 +165,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn: conn,
 		send: make(chan []byte, s.SendQueue),
 		done: make(chan struct{}),
+
+		readerDone: make(chan struct{}),
 	}
 	s.mu.Lock()
 	s.clients[c] = struct{}{}

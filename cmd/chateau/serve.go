@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +34,31 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	data := fs.String("data", "chateau.db", "data file (created if missing)")
 	addr := fs.String("addr", "localhost:8888", "address to listen on")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	requirePassword := fs.Bool("require-password", false, "refuse (401) registrations without a password")
+	rateLimit := fs.Float64("rate-limit", 20, "requests per second per connection; 0 turns the limit off")
+	rateBurst := fs.Int("rate-burst", 40, "requests a connection may send at once above -rate-limit")
+	maxConns := fs.Int("max-conns", 10000, "open connections; upgrades beyond get HTTP 503 (0: no limit)")
+	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed besides the server's own (* for any)")
+	maxFrame := fs.Int64("max-frame-bytes", wsapi.DefaultMaxFrameBytes, "largest WebSocket frame; larger ones close the connection with 1009")
+	maxContent := fs.Int("max-content-bytes", wsapi.DefaultMaxContentBytes, "largest message content; larger gets 413")
+	sendQueue := fs.Int("send-queue", wsapi.DefaultSendQueue, "frames queued per connection before a slow client is dropped (1013)")
+	noSync := fs.Bool("unsafe-no-fsync", false, "UNSAFE, for benchmarks only: do not fsync commits; a crash loses acknowledged messages")
 	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
+	}
+	switch {
+	case *rateLimit < 0:
+		return usagef("serve: -rate-limit must not be negative")
+	case *rateLimit > 0 && *rateBurst < 1:
+		return usagef("serve: -rate-burst must be at least 1")
+	case *maxConns < 0:
+		return usagef("serve: -max-conns must not be negative")
+	case *maxFrame < 1024:
+		return usagef("serve: -max-frame-bytes must be at least 1024")
+	case *maxContent < 1 || int64(*maxContent) > *maxFrame:
+		return usagef("serve: -max-content-bytes must be between 1 and -max-frame-bytes")
+	case *sendQueue < 1:
+		return usagef("serve: -send-queue must be at least 1")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -42,7 +66,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
 
-	l, applied, err := eventlog.Open(*data, eventlog.Options{})
+	if *noSync {
+		logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
+	}
+	l, applied, err := eventlog.Open(*data, eventlog.Options{UnsafeNoSync: *noSync})
 	if err != nil {
 		return explainOpen(err)
 	}
@@ -70,8 +97,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
+			CheckOrigin:     wsapi.OriginPolicy(splitList(*origins)),
 		},
-		Logger: logger,
+		Logger:          logger,
+		MaxFrameBytes:   *maxFrame,
+		MaxContentBytes: *maxContent,
+		SendQueue:       *sendQueue,
+		MaxConns:        *maxConns,
+		RateLimit:       *rateLimit,
+		RateBurst:       *rateBurst,
+		RequirePassword: *requirePassword,
+		Now:             time.Now,
 	}
 	ws.Start()
 
@@ -122,4 +158,15 @@ func explainOpen(err error) error {
 		return fmt.Errorf("%w; is a chateau server running on it? Stop it first", err)
 	}
 	return err
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
