@@ -23,6 +23,10 @@ type client struct {
 	done chan struct{}
 	// readerDone is closed when readPump has returned.
 	readerDone chan struct{}
+	// pending holds a token for each request handed to the sequencer and
+	// not yet answered: a client that pipelines more waits, so that the
+	// answers of one batch cannot overflow its own send queue.
+	pending chan struct{}
 
 	closeOnce sync.Once
 	closeCode int    // written before done is closed
@@ -52,6 +56,11 @@ func (c *client) close(code int, text string, drain bool) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText, c.drain = code, text, drain
 		close(c.done)
+		if !drain {
+			// A write blocked on a client that does not read would hold
+			// the connection for writeWait; give it lingerWait instead.
+			_ = c.conn.NetConn().SetWriteDeadline(time.Now().Add(lingerWait))
+		}
 	})
 }
 
@@ -105,6 +114,7 @@ func (s *Server) readPump(c *client) {
 			refused = 0
 			s.checkPassword(r)
 		}
+		c.pending <- struct{}{}
 		s.ops <- requestOp{c: c, r: r}
 	}
 }

@@ -277,3 +277,44 @@ func TestServer_AppendFails(t *testing.T) {
 		t.Fatalf("projection (%d users, %d chats, %d events) differs from the log (%d, %d, %d)", u2, c2, e2, u1, c1, e1)
 	}
 }
+
+// TestServer_Pipelining sends 3,000 requests without waiting for answers:
+// the client is not dropped as slow (its own answers must not overflow its
+// queue), the answers come in request order, and each ack's id stores its
+// content.
+func TestServer_Pipelining(t *testing.T) {
+	const n = 3000
+	l, _ := mustOpenLog(t)
+	ts := startServer(t, l)
+	ann := register(t, ts, "ann")
+	register(t, ts, "bob")
+	ann.send(msg{"type": "GroupMessageInitRequest", "chatname": "c", "recipients": []string{"bob"}, "content": "s"})
+	ann.expect("GroupMessageInitResponse", 200)
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := ann.ws.WriteJSON(msg{"type": "GroupMessageRequest", "chatname": "c", "content": fmt.Sprint(i), "messageID": i}); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	acks := make(map[string]string)
+	for i := range n {
+		m := ann.expect("GroupMessageResponse", 200)
+		if m["messageID"] != float64(i) {
+			t.Fatalf("answer %d is for messageID %v", i, m["messageID"])
+		}
+		acks[m["id"].(string)] = fmt.Sprint(i)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	stored := dumpMessages(t, l)
+	for id, content := range acks {
+		if stored[id] != content {
+			t.Fatalf("ack %s for %q, log has %q", id, content, stored[id])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package wsapi_test
 
 import (
+	"net"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,7 +183,8 @@ func (c *conn) roundTrip(m msg) msg {
 func wsapiRebuild(l wsapi.Log) (*projection.State, error) { return wsapi.Rebuild(l, nil) }
 
 // readUntilClose reads frames until the connection ends and returns them
-// with the close code (-1 if it ended without a close frame).
+// with the close code. A connection that ends without a close frame
+// counts as 1006, as in the WebSocket API; a read timeout fails the test.
 func (c *conn) readUntilClose() ([]msg, int) {
 	c.t.Helper()
 	var frames []msg
@@ -190,10 +192,14 @@ func (c *conn) readUntilClose() ([]msg, int) {
 		m, err := c.tryRecv(waitFor)
 		if err != nil {
 			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
+			var ne net.Error
+			switch {
+			case errors.As(err, &ce):
 				return frames, ce.Code
+			case errors.As(err, &ne) && ne.Timeout():
+				c.t.Fatalf("no close within %v after %d frames", waitFor, len(frames))
 			}
-			return frames, -1
+			return frames, websocket.CloseAbnormalClosure
 		}
 		frames = append(frames, m)
 	}

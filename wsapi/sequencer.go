@@ -28,7 +28,7 @@ func (o goneOp) client() *client    { return o.c }
 // a ready answer, answer and deliver an event, or close a connection.
 type step struct {
 	c     *client
-	r     *request
+	r     *request // the request answered, or nil for a notice or a close
 	frame []byte // a ready answer, or nil
 	event int    // index into sequencer.events, or -1
 	gone  bool   // close the connection
@@ -156,6 +156,12 @@ func (q *sequencer) decide(c *client, r *request) {
 	}
 	switch r.kind {
 	case typeRegister:
+		// Deliveries of the batch so far go to whoever is online when it
+		// is flushed: store and send them first, so that a new session
+		// gets nothing before its RegisterResponse.
+		if len(q.steps) > 0 {
+			q.flush()
+		}
 		q.register(c, r)
 	case typeGroupMessageInit:
 		q.groupMessageInit(c, r)
@@ -234,10 +240,20 @@ const unauthorized = "wrong username or password"
 // connection with the password: old is told, then closed.
 func (q *sequencer) replace(old *client) {
 	delete(q.online, old.user)
-	q.answer(old, &request{}, encode(&frame{Type: frameSessionReplaced, Status: StatusOK, Username: old.user,
+	q.answer(old, nil, encode(&frame{Type: frameSessionReplaced, Status: StatusOK, Username: old.user,
 		Reason: "you signed in from another connection"}))
 	q.steps = append(q.steps, step{c: old, event: -1, gone: true, closeText: "session replaced"})
 	old.user = ""
+}
+
+// dropSlow takes a client that could not keep up offline at once, so that
+// nothing more is queued for it while its connection closes.
+func (q *sequencer) dropSlow(c *client) {
+	if c.user != "" && q.online[c.user] == c {
+		delete(q.online, c.user)
+		q.s.Logger.Warn("connection closed: too slow", "conn", c.id, "user", c.user)
+	}
+	c.user = ""
 }
 
 func (q *sequencer) login(c *client, name string) {
@@ -356,6 +372,9 @@ func (q *sequencer) flush() {
 		}
 	}
 	for _, st := range q.steps {
+		if st.r != nil {
+			<-st.c.pending // the request is answered below
+		}
 		switch {
 		case st.gone:
 			code := websocket.CloseNormalClosure
@@ -400,7 +419,9 @@ func (q *sequencer) deliver(c *client, r *request, e projection.Event) {
 			if b == nil {
 				b = deliveryFrame(e)
 			}
-			other.enqueue(b)
+			if !other.enqueue(b) {
+				q.dropSlow(other)
+			}
 		}
 	}
 }

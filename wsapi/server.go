@@ -167,6 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		done: make(chan struct{}),
 
 		readerDone: make(chan struct{}),
+		pending:    make(chan struct{}, max(1, s.SendQueue/4)),
 	}
 	s.mu.Lock()
 	s.clients[c] = struct{}{}
@@ -212,6 +213,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.stopped
 	return err
 }
+
+// Conns returns the number of open connections.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // View calls fn with the state, which does not change during the call.
 // fn must not keep st or call back into the Server.

@@ -1,0 +1,59 @@
+package wsapi
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecodeRequest checks that no frame makes decoding panic, that every
+// decoded request is either an error or a known type with valid UTF-8
+// fields, and that its answer is valid JSON echoing the messageID.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"RegisterRequest","username":"ann","password":"correct horse","messageID":"m1"}`,
+		`{"type":"GroupMessageInitRequest","recipients":["bob","carl"],"content":"hi","chatname":"team 🚀"}`,
+		`{"type":"GroupMessageRequest","chatname":"team","content":"x","messageID":42}`,
+		`{"type":"ClientListRequest"}`,
+		`{"type":"RandomMessageRequest","content":""}`,
+		`{"type":"SingleMessageRequest","recipient":"bob","content":"\u0000\ud800"}`,
+		`{"type":"SingleMessageRequest","recipient":"bob","recipient":7}`,
+		`[{"type":"ClientListRequest"}]`,
+		`{"type":"ClientListRequest","messageID":1e999}`,
+		`{"type":`,
+		"\xff\xfe",
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		r := decodeRequest(frame, DefaultMaxContentBytes)
+		if r.err == nil {
+			switch r.kind {
+			case typeRegister, typeGroupMessageInit, typeGroupMessage, typeClientList, typeRandomMessage, typeSingleMessage:
+			default:
+				t.Fatalf("no error but kind %q", r.kind)
+			}
+			for _, s := range append([]string{r.username, r.password, r.chatname, r.content, r.recipient}, r.recipients...) {
+				if !utf8.ValidString(s) {
+					t.Fatalf("invalid UTF-8 field %q", s)
+				}
+			}
+			if len(r.content) > DefaultMaxContentBytes {
+				t.Fatalf("content of %d bytes accepted", len(r.content))
+			}
+			return
+		}
+		answer := errorFrame(r, r.err)
+		var m map[string]any
+		if err := json.Unmarshal(answer, &m); err != nil {
+			t.Fatalf("answer %q is not valid JSON: %v", answer, err)
+		}
+		if statusOf(r.err) == StatusInternal {
+			t.Fatalf("decoding error %v maps to 500", r.err)
+		}
+		if len(r.messageID) > 0 && m["messageID"] == nil {
+			t.Fatalf("messageID %s not echoed in %s", r.messageID, answer)
+		}
+	})
+}
