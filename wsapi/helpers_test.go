@@ -1,10 +1,10 @@
 package wsapi_test
 
 import (
-	"net"
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"

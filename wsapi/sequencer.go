@@ -29,10 +29,10 @@ func (o goneOp) client() *client    { return o.c }
 type step struct {
 	c     *client
 	r     *request // the request answered, or nil for a notice or a close
-	frame []byte // a ready answer, or nil
-	event int    // index into sequencer.events, or -1
-	gone  bool   // close the connection
-	retry bool   // r repeats the request that stored event: answer only
+	frame []byte   // a ready answer, or nil
+	event int      // index into sequencer.events, or -1
+	gone  bool     // close the connection
+	retry bool     // r repeats the request that stored event: answer only
 	// closeText is the close frame's reason when gone.
 	closeText string
 }

@@ -2,8 +2,8 @@ package wsapi_test
 
 import (
 	"context"
-	"net"
 	"fmt"
+	"net"
 	"runtime"
 	"slices"
 	"strconv"
