@@ -39,6 +39,9 @@ var (
 	ErrClosed = errors.New("event log is closed")
 	// ErrReadOnly means Append was called on a log opened read-only.
 	ErrReadOnly = errors.New("event log is read-only")
+	// ErrNoIDs means no id greater than the last one exists: the log
+	// already holds an id at ULID's largest time (the year 10889).
+	ErrNoIDs = errors.New("no event ids left")
 )
 
 // Record is one stored event: its id and its opaque encoded bytes.
@@ -74,10 +77,14 @@ type Log struct {
 	db  *bolt.DB
 	now func() time.Time
 
-	mu      sync.Mutex // guards last, entropy and closed
-	last    ulid.ULID
-	entropy io.Reader
+	// closeMu is held shared by every operation and exclusively by Close,
+	// so Close waits for them and they see a consistent closed.
+	closeMu sync.RWMutex
 	closed  bool
+
+	appendMu sync.Mutex // serialises Append; guards last and entropy
+	last     ulid.ULID
+	entropy  io.Reader
 }
 
 // Open opens the log at path. A read-write open creates the file if it is
@@ -177,18 +184,23 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
 	if l.closed {
 		return nil, ErrClosed
 	}
 	if l.db.IsReadOnly() {
 		return nil, ErrReadOnly
 	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
 	ids := make([]ulid.ULID, len(data))
 	last := l.last
 	for i := range ids {
-		last = l.next(last)
+		var err error
+		if last, err = l.next(last); err != nil {
+			return nil, err
+		}
 		ids[i] = last
 	}
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -210,23 +222,26 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 // next returns a new id greater than last: from the clock where the clock
 // has moved on, else last plus one, so that ids keep the log's order even
 // when the clock steps back or several ids fall in one millisecond.
-func (l *Log) next(last ulid.ULID) ulid.ULID {
+func (l *Log) next(last ulid.ULID) (ulid.ULID, error) {
 	ms := ulid.Timestamp(l.now())
 	if ms > last.Time() {
 		if id, err := ulid.New(ms, l.entropy); err == nil {
-			return id
+			return id, nil
 		}
 	}
 	id := last
 	for i := len(id) - 1; i >= 6; i-- {
 		id[i]++
 		if id[i] != 0 {
-			return id
+			return id, nil
 		}
 	}
 	// The random part overflowed within one millisecond: move to the next.
-	id, _ = ulid.New(last.Time()+1, l.entropy)
-	return id
+	id, err := ulid.New(last.Time()+1, l.entropy)
+	if err != nil {
+		return ulid.ULID{}, fmt.Errorf("%w: after %s", ErrNoIDs, last)
+	}
+	return id, nil
 }
 
 // Scan calls fn for each record with an id greater than after (the zero
@@ -234,10 +249,24 @@ func (l *Log) next(last ulid.ULID) ulid.ULID {
 // rec.Data is valid only during the call. An error from fn stops the scan
 // and is returned.
 func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) (err error) {
-	defer catchCorrupt(debug.SetPanicOnFault(true), &err)
-	if l.isClosed() {
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
 		return ErrClosed
 	}
+	// A panic or memory fault while bbolt reads the file means the file is
+	// damaged; one in fn is the caller's and goes on up.
+	inFn := false
+	oldPanicOnFault := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(oldPanicOnFault)
+		if r := recover(); r != nil {
+			if inFn {
+				panic(r)
+			}
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
 	return l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(migrations.EventsBucket)).Cursor()
 		k, v := c.Seek(after[:])
@@ -251,9 +280,11 @@ func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) (err error) {
 			}
 			copy(rec.ID[:], k)
 			rec.Data = v
+			inFn = true
 			if err := fn(rec); err != nil {
 				return err
 			}
+			inFn = false
 		}
 		return nil
 	})
@@ -261,17 +292,29 @@ func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) (err error) {
 
 // Last returns the id of the newest record, or the zero ULID.
 func (l *Log) Last() ulid.ULID {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
 	return l.last
 }
 
-// Check runs bbolt's consistency check over the whole file.
-func (l *Log) Check() error {
-	if l.isClosed() {
+// Check runs bbolt's consistency check over the whole file. It first reads
+// every key and value itself, turning damage into ErrCorrupt: bbolt's check
+// runs in a goroutine of its own, where a damaged page would crash the
+// process.
+func (l *Log) Check() (err error) {
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
 		return ErrClosed
 	}
+	defer catchCorrupt(debug.SetPanicOnFault(true), &err)
 	return l.db.View(func(tx *bolt.Tx) error {
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error { return nil })
+		})
+		if err != nil {
+			return err
+		}
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
@@ -280,19 +323,13 @@ func (l *Log) Check() error {
 	})
 }
 
-// Close waits for a running Append and closes the file.
+// Close waits for running operations and closes the file.
 func (l *Log) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
 	if l.closed {
 		return nil
 	}
 	l.closed = true
 	return l.db.Close()
-}
-
-func (l *Log) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
 }

@@ -64,11 +64,46 @@ func precheck(path string) error {
 	if need := int64(best.pgid) * int64(best.pageSize); size < need {
 		return fmt.Errorf("%w: %s: file is %d bytes but its pages need %d (truncated?)", ErrCorrupt, path, size, need)
 	}
+	// bbolt reads the freelist and the root bucket's page while opening and
+	// panics (holding the file's lock) if they are not what the meta says.
+	for _, p := range []struct {
+		id    uint64
+		flags uint16
+		what  string
+	}{
+		{best.freelist, boltFreelistPage, "freelist"},
+		{best.root, boltBranchPage | boltLeafPage, "root bucket"},
+	} {
+		if p.id == boltNoFreelist {
+			continue
+		}
+		var hdr [boltPageHeader]byte
+		if p.id >= best.pgid {
+			return fmt.Errorf("%w: %s: %s page %d is past the end", ErrCorrupt, path, p.what, p.id)
+		}
+		if _, err := f.ReadAt(hdr[:], int64(p.id)*int64(best.pageSize)); err != nil {
+			return fmt.Errorf("%w: %s: %s page: %v", ErrCorrupt, path, p.what, err)
+		}
+		le := binary.LittleEndian
+		if le.Uint64(hdr[0:]) != p.id || le.Uint16(hdr[8:])&p.flags == 0 {
+			return fmt.Errorf("%w: %s: %s page %d is damaged", ErrCorrupt, path, p.what, p.id)
+		}
+	}
 	return nil
 }
 
+// bbolt page flags, and the freelist id that means "not stored".
+const (
+	boltBranchPage   = 0x01
+	boltLeafPage     = 0x02
+	boltFreelistPage = 0x10
+	boltNoFreelist   = 0xffffffffffffffff
+)
+
 type boltMeta struct {
 	pageSize uint32
+	root     uint64
+	freelist uint64
 	pgid     uint64
 	txid     uint64
 }
@@ -85,5 +120,6 @@ func readMeta(buf []byte, off int) (boltMeta, bool) {
 	if le.Uint32(m[0:]) != boltMagic || le.Uint32(m[4:]) != boltVersion || le.Uint64(m[boltMetaChecksumN:]) != h.Sum64() {
 		return boltMeta{}, false
 	}
-	return boltMeta{pageSize: le.Uint32(m[8:]), pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, true
+	return boltMeta{pageSize: le.Uint32(m[8:]), root: le.Uint64(m[16:]), freelist: le.Uint64(m[32:]),
+		pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, true
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -88,7 +89,12 @@ func Version(tx *bolt.Tx) (int, error) {
 	if len(v) != 8 {
 		return 0, fmt.Errorf("%w: schema version is missing or malformed", ErrForeign)
 	}
-	return int(binary.BigEndian.Uint64(v)), nil
+	u := binary.BigEndian.Uint64(v)
+	if u > math.MaxInt32 {
+		// Far beyond any version this code will know: too new, not negative.
+		return math.MaxInt32, nil
+	}
+	return int(u), nil
 }
 
 // Check reports whether the file is at exactly the latest version of list,
