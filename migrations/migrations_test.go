@@ -519,4 +519,3 @@ func readVersion(db *bolt.DB) (int, error) {
 	})
 	return v, err
 }
-
