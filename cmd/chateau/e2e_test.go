@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 )
 
 // binary is the chateau binary built once for the end-to-end tests.
@@ -38,6 +39,12 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -179,6 +186,15 @@ func TestE2E_ServeDumpRestart(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("dump on a held file took %v", d)
+	}
+	// So does a second server.
+	start = time.Now()
+	_, stderr, err = runBinary(context.Background(), "serve", "-addr", "127.0.0.1:0", "-data", data)
+	if err == nil || !strings.Contains(stderr, "locked") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("second serve on a held file: err %v, stderr %q", err, stderr)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("second serve on a held file took %v", d)
 	}
 
 	if err := p.stop(syscall.SIGTERM); err != nil {
