@@ -39,6 +39,8 @@ var (
 	ErrClosed = errors.New("event log is closed")
 	// ErrReadOnly means Append was called on a log opened read-only.
 	ErrReadOnly = errors.New("event log is read-only")
+	// ErrNotFound means Get was asked for an id the log does not hold.
+	ErrNotFound = errors.New("no such event")
 	// ErrNoIDs means no id greater than the last one exists: the log
 	// already holds an id at ULID's largest time (the year 10889).
 	ErrNoIDs = errors.New("no event ids left")
@@ -248,26 +250,8 @@ func (l *Log) next(last ulid.ULID) (ulid.ULID, error) {
 // ULID scans from the start), in log order, inside one read transaction.
 // rec.Data is valid only during the call. An error from fn stops the scan
 // and is returned.
-func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) (err error) {
-	l.closeMu.RLock()
-	defer l.closeMu.RUnlock()
-	if l.closed {
-		return ErrClosed
-	}
-	// A panic or memory fault while bbolt reads the file means the file is
-	// damaged; one in fn is the caller's and goes on up.
-	inFn := false
-	oldPanicOnFault := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(oldPanicOnFault)
-		if r := recover(); r != nil {
-			if inFn {
-				panic(r)
-			}
-			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
-		}
-	}()
-	return l.db.View(func(tx *bolt.Tx) error {
+func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) error {
+	return l.view(fn, func(tx *bolt.Tx, deliver func(Record) error) error {
 		c := tx.Bucket([]byte(migrations.EventsBucket)).Cursor()
 		k, v := c.Seek(after[:])
 		if k != nil && bytes.Equal(k, after[:]) {
@@ -280,11 +264,58 @@ func (l *Log) Scan(after ulid.ULID, fn func(rec Record) error) (err error) {
 			}
 			copy(rec.ID[:], k)
 			rec.Data = v
-			inFn = true
-			if err := fn(rec); err != nil {
+			if err := deliver(rec); err != nil {
 				return err
 			}
-			inFn = false
+		}
+		return nil
+	})
+}
+
+// view runs walk in a read transaction; walk hands each record to deliver,
+// which calls fn. A panic or memory fault while bbolt reads the file means
+// the file is damaged and becomes ErrCorrupt; a panic in fn is the caller's
+// and goes on up.
+func (l *Log) view(fn func(Record) error, walk func(tx *bolt.Tx, deliver func(Record) error) error) (err error) {
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	inFn := false
+	oldPanicOnFault := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(oldPanicOnFault)
+		if r := recover(); r != nil {
+			if inFn {
+				panic(r)
+			}
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	deliver := func(rec Record) error {
+		inFn = true
+		err := fn(rec)
+		inFn = false // not reached if fn panics
+		return err
+	}
+	return l.db.View(func(tx *bolt.Tx) error { return walk(tx, deliver) })
+}
+
+// Get calls fn for the record of each of ids, in the order given, inside
+// one read transaction. rec.Data is valid only during the call. An id that
+// is not in the log returns ErrNotFound.
+func (l *Log) Get(ids []ulid.ULID, fn func(rec Record) error) error {
+	return l.view(fn, func(tx *bolt.Tx, deliver func(Record) error) error {
+		b := tx.Bucket([]byte(migrations.EventsBucket))
+		for _, id := range ids {
+			v := b.Get(id[:])
+			if v == nil {
+				return fmt.Errorf("%w: %s", ErrNotFound, id)
+			}
+			if err := deliver(Record{ID: id, Data: v}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -591,5 +592,34 @@ func BenchmarkLog_Append(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+func TestLog_Get(t *testing.T) {
+	l, _ := mustOpenLog(t)
+	ids, err := l.Append(payloads(5)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = l.Get([]ulid.ULID{ids[3], ids[0]}, func(rec eventlog.Record) error {
+		got = append(got, rec.ID.String()+"="+string(rec.Data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ids[3].String() + "=" + string(payloads(5)[3]), ids[0].String() + "=" + string(payloads(5)[0])}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	missing := ids[4]
+	missing[15]++
+	if err := l.Get([]ulid.ULID{missing}, func(eventlog.Record) error { return nil }); !errors.Is(err, eventlog.ErrNotFound) {
+		t.Fatalf("missing id: %v", err)
+	}
+	l.Close()
+	if err := l.Get(ids, func(eventlog.Record) error { return nil }); !errors.Is(err, eventlog.ErrClosed) {
+		t.Fatalf("after close: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package projection
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -45,6 +46,23 @@ type State struct {
 	receipts map[string]*receipts // by actor
 	last     ulid.ULID
 	events   int
+
+	// The message indexes: ids in log order, so a page is two binary
+	// searches and a slice. They are rebuilt with the rest, in memory.
+	chatLog   map[string][]ulid.ULID         // by chat: its creation and messages
+	directLog map[pair][]ulid.ULID           // by conversation: both directions
+	userChats map[string][]string            // by user: chats they belong to
+	partners  map[string]map[string]struct{} // by user: direct conversations
+}
+
+// pair names the direct conversation of two users, in either direction.
+type pair struct{ a, b string }
+
+func pairOf(x, y string) pair {
+	if x > y {
+		x, y = y, x
+	}
+	return pair{x, y}
 }
 
 // MaxReceipts is how many of each user's most recent messageIDs are
@@ -80,7 +98,15 @@ func (r *receipts) add(e Event) {
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	return &State{users: make(map[string]User), chats: make(map[string]*Chat), receipts: make(map[string]*receipts)}
+	return &State{
+		users:     make(map[string]User),
+		chats:     make(map[string]*Chat),
+		receipts:  make(map[string]*receipts),
+		chatLog:   make(map[string][]ulid.ULID),
+		directLog: make(map[pair][]ulid.ULID),
+		userChats: make(map[string][]string),
+		partners:  make(map[string]map[string]struct{}),
+	}
 }
 
 // Apply folds e into the state. Events must be applied in log order; an
@@ -101,13 +127,24 @@ func (s *State) Apply(e Event) error {
 			return fmt.Errorf("apply %s: chat %q already exists", e.ID, p.Chat)
 		}
 		s.chats[p.Chat] = &Chat{Name: p.Chat, Creator: e.Actor, Members: p.Members, LastID: e.ID}
+		s.chatLog[p.Chat] = append(s.chatLog[p.Chat], e.ID)
+		for _, m := range p.Members {
+			s.userChats[m] = append(s.userChats[m], p.Chat)
+		}
 	case GroupMessagePosted:
 		c, ok := s.chats[p.Chat]
 		if !ok {
 			return fmt.Errorf("apply %s: no chat %q", e.ID, p.Chat)
 		}
 		c.LastID = e.ID
+		s.chatLog[p.Chat] = append(s.chatLog[p.Chat], e.ID)
 	case DirectMessageSent:
+		k := pairOf(e.Actor, p.Recipient)
+		if len(s.directLog[k]) == 0 {
+			s.partner(e.Actor, p.Recipient)
+			s.partner(p.Recipient, e.Actor)
+		}
+		s.directLog[k] = append(s.directLog[k], e.ID)
 	default:
 		return fmt.Errorf("apply %s: unknown payload %T", e.ID, e.Payload)
 	}
@@ -169,6 +206,50 @@ func (s *State) Chat(name string) (Chat, bool) {
 		return Chat{}, false
 	}
 	return *c, true
+}
+
+func (s *State) partner(user, other string) {
+	set := s.partners[user]
+	if set == nil {
+		set = make(map[string]struct{})
+		s.partners[user] = set
+	}
+	set[other] = struct{}{}
+}
+
+// ChatsOf returns the chats user belongs to, sorted by name.
+func (s *State) ChatsOf(user string) []Chat {
+	chats := make([]Chat, 0, len(s.userChats[user]))
+	for _, name := range s.userChats[user] {
+		chats = append(chats, *s.chats[name])
+	}
+	slices.SortFunc(chats, func(a, b Chat) int { return strings.Compare(a.Name, b.Name) })
+	return chats
+}
+
+// ChatLog returns the ids of a chat's creation and messages, in log order.
+// The slice is shared: the caller reads it under the same lock as Apply and
+// must not modify it.
+func (s *State) ChatLog(chat string) []ulid.ULID { return s.chatLog[chat] }
+
+// DirectLog returns the ids of the direct messages between two users, both
+// directions and random ones included, in log order. It is shared like
+// ChatLog's.
+func (s *State) DirectLog(user, other string) []ulid.ULID { return s.directLog[pairOf(user, other)] }
+
+// Inbox returns the id lists that hold every message addressed to user:
+// those of each of their chats and of each of their direct conversations.
+// The lists are shared like ChatLog's; merged, they are the user's inbox
+// (their own messages included, for the caller to skip).
+func (s *State) Inbox(user string) [][]ulid.ULID {
+	var lists [][]ulid.ULID
+	for _, chat := range s.userChats[user] {
+		lists = append(lists, s.chatLog[chat])
+	}
+	for other := range s.partners[user] {
+		lists = append(lists, s.directLog[pairOf(user, other)])
+	}
+	return lists
 }
 
 // Last returns the id of the last event applied, or the zero ULID.

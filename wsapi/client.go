@@ -13,7 +13,8 @@ import (
 
 // client is one WebSocket connection. Its readPump is the only reader and
 // its writePump the only writer of conn. The sequencer alone sets user and
-// calls close; anyone may enqueue.
+// calls close; only the sequencer enqueues, and a detached answer's goroutine
+// while the sequencer holds the client's other frames back.
 type client struct {
 	id   uint64
 	conn *websocket.Conn
@@ -33,8 +34,14 @@ type client struct {
 	closeText string // idem
 	drain     bool   // idem: write what is queued before closing
 
-	user string // the registered username; owned by the sequencer
+	// Owned by the sequencer:
+	user     string // the registered username
+	detached bool   // a detached answer is running (history.go)
+	held     []held // frames and answers held back behind it
 }
+
+// closeTooSlow closes a client that does not read its frames.
+const closeTooSlow = websocket.CloseTryAgainLater
 
 // enqueue queues a frame without blocking. A client whose queue is full is
 // too slow to keep up: it is closed with 1013 so that it delays nobody.
@@ -44,7 +51,7 @@ func (c *client) enqueue(b []byte) bool {
 	case c.send <- b:
 		return true
 	default:
-		c.close(websocket.CloseTryAgainLater, "too slow: outbound queue full", false)
+		c.close(closeTooSlow, "too slow: outbound queue full", false)
 		return false
 	}
 }

@@ -19,6 +19,9 @@ const (
 	frameSingleMessageRecv = "SingleMessageRecv"
 	frameError             = "ErrorResponse"
 	frameSessionReplaced   = "SessionReplaced"
+	frameChatList          = "ChatListResponse"
+	frameHistory           = "HistoryResponse"
+	frameReplayComplete    = "ReplayComplete"
 )
 
 // frame is every field a server frame may carry; empty ones are omitted.
@@ -38,17 +41,64 @@ type frame struct {
 	ID        string          `json:"id,omitempty"`
 	Time      string          `json:"time,omitempty"`
 	Random    bool            `json:"random,omitempty"`
+	Replay    bool            `json:"replay,omitempty"`
 	Clients   any             `json:"clients,omitempty"`
 }
 
-func encode(f *frame) []byte {
-	b, err := json.Marshal(f)
+// historyFrame is a HistoryResponse: messages is always an array.
+type historyFrame struct {
+	Type      string           `json:"type"`
+	Status    int              `json:"status"`
+	MessageID json.RawMessage  `json:"messageID,omitempty"`
+	Chatname  string           `json:"chatname,omitempty"`
+	Recipient string           `json:"recipient,omitempty"`
+	Messages  []historyMessage `json:"messages"`
+	More      bool             `json:"more"`
+}
+
+type historyMessage struct {
+	ID      string `json:"id"`
+	Sender  string `json:"sender"`
+	Content string `json:"content"`
+	Time    string `json:"time"`
+	Random  bool   `json:"random,omitempty"`
+}
+
+// chatListFrame is a ChatListResponse.
+type chatListFrame struct {
+	Type      string          `json:"type"`
+	Status    int             `json:"status"`
+	MessageID json.RawMessage `json:"messageID,omitempty"`
+	Chats     []chatSummary   `json:"chats"`
+}
+
+type chatSummary struct {
+	Chatname string   `json:"chatname"`
+	Members  []string `json:"members"`
+	LastID   *string  `json:"last_id"`
+}
+
+// replayCompleteFrame ends a replay; LastID is null when nothing was replayed.
+type replayCompleteFrame struct {
+	Type      string          `json:"type"`
+	Status    int             `json:"status"`
+	MessageID json.RawMessage `json:"messageID,omitempty"`
+	Count     int             `json:"count"`
+	LastID    *string         `json:"last_id"`
+}
+
+// marshal encodes one of the frame types above.
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
 	if err != nil {
-		// Every field is a plain string, number or slice: this cannot happen.
 		panic("wsapi: encode frame: " + err.Error())
 	}
 	return b
 }
+
+// encode encodes f. Every field is a plain string, number or slice, so it
+// cannot fail.
+func encode(f *frame) []byte { return marshal(f) }
 
 // errorFrame answers r with err.
 func errorFrame(r *request, err error) []byte {
@@ -83,9 +133,10 @@ func ackFrame(r *request, e projection.Event) []byte {
 	return encode(&f)
 }
 
-// deliveryFrame is what the other members or the recipient of e receive.
-func deliveryFrame(e projection.Event) []byte {
-	f := frame{Status: StatusOK, Sender: e.Actor, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
+// deliveryFrame is what the other members or the recipient of e receive;
+// replay marks one sent again to a client catching up.
+func deliveryFrame(e projection.Event, replay bool) []byte {
+	f := frame{Status: StatusOK, Sender: e.Actor, ID: e.ID.String(), Time: projection.FormatTime(e.Time()), Replay: replay}
 	switch p := e.Payload.(type) {
 	case projection.ChatCreated:
 		f.Type, f.Status, f.Chatname, f.Members, f.Content = frameGroupMessageRecv, StatusCreated, p.Chat, p.Members, &p.Content

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
 
 // Request type names, as clients send them in "type".
@@ -16,6 +17,8 @@ const (
 	typeClientList       = "ClientListRequest"
 	typeRandomMessage    = "RandomMessageRequest"
 	typeSingleMessage    = "SingleMessageRequest"
+	typeChatList         = "ChatListRequest"
+	typeHistory          = "HistoryRequest"
 )
 
 // Limits of the protocol that are not configurable.
@@ -24,6 +27,9 @@ const (
 	maxRecipients = 256
 	// maxMessageIDBytes bounds the echoed messageID.
 	maxMessageIDBytes = 128
+	// History page sizes.
+	defaultHistoryLimit = 50
+	maxHistoryLimit     = 200
 )
 
 // request is one decoded client frame. Decoding never fails outright: a
@@ -39,6 +45,11 @@ type request struct {
 	content    string
 	recipient  string
 	recipients []string
+	since      ulid.ULID // RegisterRequest: replay what came after it
+	hasSince   bool
+	before     ulid.ULID // HistoryRequest
+	after      ulid.ULID
+	limit      int
 
 	// Set by the reader for a RegisterRequest with a password, so that the
 	// slow hashing happens outside the sequencer.
@@ -58,6 +69,10 @@ type rawRequest struct {
 	Content    json.RawMessage `json:"content"`
 	Recipient  json.RawMessage `json:"recipient"`
 	Recipients json.RawMessage `json:"recipients"`
+	Since      json.RawMessage `json:"since"`
+	Before     json.RawMessage `json:"before"`
+	After      json.RawMessage `json:"after"`
+	Limit      json.RawMessage `json:"limit"`
 }
 
 // decodeRequest parses one text frame. maxContent bounds "content" in bytes.
@@ -108,6 +123,7 @@ func decodeRequest(frame []byte, maxContent int) *request {
 	case typeRegister:
 		r.username = d.string("username", raw.Username, true)
 		r.password = d.string("password", raw.Password, false)
+		r.since, r.hasSince = d.id("since", raw.Since)
 	case typeGroupMessageInit:
 		r.recipients = d.strings("recipients", raw.Recipients)
 		r.content = d.string("content", raw.Content, true)
@@ -115,7 +131,22 @@ func decodeRequest(frame []byte, maxContent int) *request {
 	case typeGroupMessage:
 		r.chatname = d.string("chatname", raw.Chatname, true)
 		r.content = d.string("content", raw.Content, true)
-	case typeClientList:
+	case typeClientList, typeChatList:
+	case typeHistory:
+		r.chatname = d.string("chatname", raw.Chatname, false)
+		r.recipient = d.string("recipient", raw.Recipient, false)
+		r.before, _ = d.id("before", raw.Before)
+		r.after, _ = d.id("after", raw.After)
+		r.limit = d.int("limit", raw.Limit, defaultHistoryLimit)
+		switch {
+		case d.err != nil:
+		case (r.chatname == "") == (r.recipient == ""):
+			d.err = reasonf(ErrBadRequest, "give exactly one of \"chatname\" or \"recipient\"")
+		case isPresent(raw.Before) && isPresent(raw.After):
+			d.err = reasonf(ErrBadRequest, "give at most one of \"before\" or \"after\"")
+		case r.limit < 1 || r.limit > maxHistoryLimit:
+			d.err = reasonf(ErrBadRequest, "limit must be 1-%d", maxHistoryLimit)
+		}
 	case typeRandomMessage:
 		r.content = d.string("content", raw.Content, true)
 	case typeSingleMessage:
@@ -169,6 +200,35 @@ func (d *fieldDecoder) strings(name string, raw json.RawMessage) []string {
 		d.err = reasonf(ErrBadRequest, "field %q must be an array of strings", name)
 	}
 	return s
+}
+
+// id decodes an optional message id (a ULID string).
+func (d *fieldDecoder) id(name string, raw json.RawMessage) (ulid.ULID, bool) {
+	s := d.string(name, raw, false)
+	if d.err != nil || !isPresent(raw) {
+		return ulid.ULID{}, false
+	}
+	id, err := ulid.ParseStrict(s)
+	if err != nil {
+		d.err = reasonf(ErrBadRequest, "field %q must be a message id", name)
+		return ulid.ULID{}, false
+	}
+	return id, true
+}
+
+// int decodes an optional integer, def when absent.
+func (d *fieldDecoder) int(name string, raw json.RawMessage, def int) int {
+	if d.err != nil {
+		return 0
+	}
+	if !isPresent(raw) {
+		return def
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		d.err = reasonf(ErrBadRequest, "field %q must be an integer", name)
+	}
+	return n
 }
 
 // isPresent reports whether a field was given with a non-null value.

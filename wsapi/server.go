@@ -33,6 +33,8 @@ type Log interface {
 	Append(data ...[]byte) ([]ulid.ULID, error)
 	// Scan calls fn for each record after the given id, in log order.
 	Scan(after ulid.ULID, fn func(eventlog.Record) error) error
+	// Get calls fn for the record of each id, in the order given.
+	Get(ids []ulid.ULID, fn func(eventlog.Record) error) error
 }
 
 // Timing of the connection keepalive; each is written in terms of the next.

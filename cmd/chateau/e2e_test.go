@@ -228,3 +228,47 @@ func TestE2E_ServeDumpRestart(t *testing.T) {
 		t.Fatalf("exit after SIGINT: %v", err)
 	}
 }
+
+// TestE2E_PreviousRelease opens testdata/v1.db, a file written by the first
+// release (schema 1: three users, ann with a password, chat "team" with two
+// messages, a direct message from ann to carl), upgrades it if needed, and
+// uses its history.
+func TestE2E_PreviousRelease(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "v1.db")
+	old, err := os.ReadFile("testdata/v1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runBinary(context.Background(), "migrate", "-data", data)
+	if err != nil || !strings.Contains(out, "schema version") {
+		t.Fatalf("migrate: %v: %s", err, out)
+	}
+	out, _, err = runBinary(context.Background(), "events", "dump", "-data", data)
+	if err != nil || strings.Count(out, "\n") != 6 {
+		t.Fatalf("dump: %v:\n%s", err, out)
+	}
+
+	p := startServe(t, data)
+	bob := p.dial(t)
+	call(t, bob, map[string]any{"type": "RegisterRequest", "username": "bob"})
+	m := call(t, bob, map[string]any{"type": "HistoryRequest", "chatname": "team"})
+	msgs, _ := m["messages"].([]any)
+	if len(msgs) != 2 || msgs[0].(map[string]any)["content"] != "hello team" || msgs[1].(map[string]any)["content"] != "hi ann" {
+		t.Fatalf("history of team: %v", m)
+	}
+	carl := p.dial(t)
+	call(t, carl, map[string]any{"type": "RegisterRequest", "username": "carl", "since": "00000000000000000000000000"})
+	if m := read(t, carl); m["content"] != "psst" || m["replay"] != true {
+		t.Fatalf("carl's replay: %v", m)
+	}
+	if m := read(t, carl); m["type"] != "ReplayComplete" || m["count"] != float64(1) {
+		t.Fatalf("carl's replay end: %v", m)
+	}
+	ann := p.dial(t)
+	if m := call(t, ann, map[string]any{"type": "RegisterRequest", "username": "ann"}); m["status"] != float64(401) {
+		t.Fatalf("ann is protected: %v", m)
+	}
+}
