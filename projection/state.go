@@ -66,34 +66,55 @@ func pairOf(x, y string) pair {
 }
 
 // MaxReceipts is how many of each user's most recent messageIDs are
-// remembered for retries; an older messageID counts as new.
-const MaxReceipts = 256
+// remembered for retries; an older messageID counts as new. A client
+// retries what was in flight when its connection dropped, and the server
+// lets a connection have at most 64 requests unanswered by default.
+const MaxReceipts = 64
 
 // receipts remembers the events of a user's most recent requests that
-// carried a messageID, so that a retry gets the original answer.
+// carried a messageID, so that a retry gets the original answer. It is a
+// ring searched linearly, hashes first: cheaper to keep up to date during a
+// replay of millions of events than a map, and fast enough to search once
+// per request.
 type receipts struct {
-	byID  map[string]Event
-	order []receipt // a ring, oldest at next
-	next  int
+	ring []receipt
+	next int // the oldest entry once the ring is full
 }
 
 type receipt struct {
+	hash      uint32
 	requestID string
-	id        ulid.ULID
+	event     Event // without its content
 }
 
 func (r *receipts) add(e Event) {
-	if len(r.order) < MaxReceipts {
-		r.order = append(r.order, receipt{e.RequestID, e.ID})
-	} else {
-		// The evicted request id may have been used again since.
-		if old := r.order[r.next]; r.byID[old.requestID].ID == old.id {
-			delete(r.byID, old.requestID)
-		}
-		r.order[r.next] = receipt{e.RequestID, e.ID}
-		r.next = (r.next + 1) % MaxReceipts
+	rc := receipt{hash: hashString(e.RequestID), requestID: e.RequestID, event: e}
+	if len(r.ring) < MaxReceipts {
+		r.ring = append(r.ring, rc)
+		return
 	}
-	r.byID[e.RequestID] = e
+	r.ring[r.next] = rc
+	r.next = (r.next + 1) % MaxReceipts
+}
+
+func (r *receipts) find(requestID string) (Event, bool) {
+	h := hashString(requestID)
+	for i := range r.ring {
+		if r.ring[i].hash == h && r.ring[i].requestID == requestID {
+			return r.ring[i].event, true
+		}
+	}
+	return Event{}, false
+}
+
+// hashString is FNV-1a, 32 bits.
+func hashString(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 // NewState returns the state of an empty log.
@@ -175,7 +196,7 @@ func (s *State) remember(e Event) {
 	}
 	r := s.receipts[e.Actor]
 	if r == nil {
-		r = &receipts{byID: make(map[string]Event)}
+		r = &receipts{}
 		s.receipts[e.Actor] = r
 	}
 	r.add(e)
@@ -189,8 +210,7 @@ func (s *State) Receipt(user, requestID string) (Event, bool) {
 	if r == nil {
 		return Event{}, false
 	}
-	e, ok := r.byID[requestID]
-	return e, ok
+	return r.find(requestID)
 }
 
 // User returns the registered user name.

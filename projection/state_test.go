@@ -2,6 +2,7 @@ package projection_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -259,21 +260,74 @@ func makeRebuildLog(tb testing.TB, n, users, chats int) *rebuildLog {
 	return l
 }
 
-// rebuild decodes and applies every event of l to a new state.
+// rebuild applies every event of l to a new state as a server start does,
+// with ApplyEncoded.
 func (l *rebuildLog) rebuild() (*projection.State, error) {
 	s := projection.NewState()
 	start := 0
 	for i, id := range l.ids {
-		e, err := projection.Decode(id, l.data[start:l.ends[i]])
-		if err != nil {
-			return nil, err
-		}
-		if err := s.Apply(e); err != nil {
+		if err := s.ApplyEncoded(id, l.data[start:l.ends[i]]); err != nil {
 			return nil, err
 		}
 		start = l.ends[i]
 	}
 	return s, nil
+}
+
+// TestState_ApplyEncoded checks that the fast path builds the same state as
+// Decode and Apply, receipts and indexes included, and refuses what Decode
+// refuses.
+func TestState_ApplyEncoded(t *testing.T) {
+	l := makeRebuildLog(t, 3000, 50, 5)
+	fast, err := l.rebuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := projection.NewState()
+	start := 0
+	for i, id := range l.ids {
+		e, err := projection.Decode(id, l.data[start:l.ends[i]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := slow.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+		start = l.ends[i]
+	}
+	if !snap(fast).equal(snap(slow)) {
+		t.Fatalf("states differ: %+v, %+v", snap(fast), snap(slow))
+	}
+	for _, chat := range []string{"chat 0000", "chat 0004"} {
+		if !slices.Equal(fast.ChatLog(chat), slow.ChatLog(chat)) {
+			t.Fatalf("%s: indexes differ", chat)
+		}
+	}
+	last, err := projection.Decode(l.ids[len(l.ids)-1], l.data[l.ends[len(l.ends)-2]:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := fast.Receipt(last.Actor, last.RequestID)
+	if want, _ := slow.Receipt(last.Actor, last.RequestID); !ok || e.ID != want.ID || e.Payload != want.Payload {
+		t.Fatalf("receipts differ: %+v, %+v", e, want)
+	}
+
+	dm := mustEncode(projection.Event{Actor: "user00001", Payload: projection.DirectMessageSent{Recipient: "user00002", Content: "x", Random: true}})
+	if err := fast.ApplyEncoded(idAt(1<<40, 0), dm); err != nil {
+		t.Fatal(err)
+	}
+	if got := fast.DirectLog("user00002", "user00001"); len(got) != 1 {
+		t.Fatalf("direct log %v", got)
+	}
+	for _, bad := range [][]byte{dm[:len(dm)-1], append(slices.Clone(dm), 0), {1, 3}, {1, 4, 0x80}} {
+		before := snap(fast)
+		if err := fast.ApplyEncoded(idAt(1<<41, 0), bad); !errors.Is(err, projection.ErrBadEvent) {
+			t.Errorf("ApplyEncoded(%x) = %v, want ErrBadEvent", bad, err)
+		}
+		if !snap(fast).equal(before) {
+			t.Errorf("ApplyEncoded(%x) changed the state", bad)
+		}
+	}
 }
 
 func TestState_Rebuild(t *testing.T) {

@@ -222,9 +222,12 @@ func (s *Server) writePump(c *client) {
 			}
 			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
-			// Let the client answer the close before the socket goes.
+			// Let the client answer the close before the socket goes. If
+			// the reader has stopped already (shutdown), read in its place:
+			// input left unread would turn the close into a reset.
 			select {
 			case <-c.readerDone:
+				c.linger()
 			case <-time.After(lingerWait):
 			}
 			return

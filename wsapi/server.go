@@ -233,11 +233,7 @@ func Rebuild(l Log, progress func(events int)) (*projection.State, error) {
 	st := projection.NewState()
 	n := 0
 	err := l.Scan(ulid.ULID{}, func(rec eventlog.Record) error {
-		e, err := projection.Decode(rec.ID, rec.Data)
-		if err != nil {
-			return err
-		}
-		if err := st.Apply(e); err != nil {
+		if err := st.ApplyEncoded(rec.ID, rec.Data); err != nil {
 			return err
 		}
 		n++
