@@ -16,8 +16,9 @@ import (
 // calls close; only the sequencer enqueues, and a detached answer's goroutine
 // while the sequencer holds the client's other frames back.
 type client struct {
-	id   uint64
-	conn *websocket.Conn
+	id    uint64
+	conn  *websocket.Conn
+	batch *batchConn // conn's connection
 	// send queues encoded frames for writePump; it is never closed.
 	send chan []byte
 	// done is closed, once, to make writePump finish and close conn.
@@ -196,12 +197,13 @@ func (s *Server) writePump(c *client) {
 		delete(s.clients, c)
 		s.mu.Unlock()
 		s.conns.Add(-1)
+		s.Metrics.Connections.Dec()
 		s.pumps.Done()
 	}()
 	for {
 		select {
 		case b := <-c.send:
-			if err := c.write(b); err != nil {
+			if err := c.writeBatch(b); err != nil {
 				return
 			}
 		case <-ticker.C:
@@ -233,6 +235,29 @@ func (s *Server) writePump(c *client) {
 			return
 		}
 	}
+}
+
+// maxBatchFrames bounds the frames the writer sends in one system call.
+const maxBatchFrames = 64
+
+// writeBatch writes b and the frames queued behind it, up to
+// maxBatchFrames, and sends them together.
+func (c *client) writeBatch(b []byte) error {
+	c.batch.hold()
+	err := c.write(b)
+	for n := 1; err == nil && n < maxBatchFrames; n++ {
+		select {
+		case b = <-c.send:
+			err = c.write(b)
+			continue
+		default:
+		}
+		break
+	}
+	if ferr := c.batch.release(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // flush writes every frame queued now.

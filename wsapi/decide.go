@@ -67,7 +67,7 @@ func (q *sequencer) retried(c *client, r *request) bool {
 		return true
 	}
 	if i, ok := q.pending[receiptKey{c.user, string(r.messageID)}]; ok {
-		q.steps = append(q.steps, step{c: c, r: r, event: i, retry: true})
+		q.steps = append(q.steps, step{c: c, r: r, event: i, retry: true, status: StatusOK})
 		return true
 	}
 	return false
@@ -127,6 +127,7 @@ func (q *sequencer) replace(old *client) {
 func (q *sequencer) dropSlow(c *client) {
 	if c.user != "" && q.online[c.user] == c {
 		delete(q.online, c.user)
+		q.s.Metrics.SlowDisconnects.Inc()
 		q.s.Logger.Warn("connection closed: too slow", "conn", c.id, "user", c.user)
 	}
 	c.user = ""

@@ -132,7 +132,7 @@ func (q *sequencer) history(c *client, r *request) {
 	}
 	page, more := projection.Page(ids, r.before, r.after, r.limit)
 	page = append([]ulid.ULID(nil), page...) // ids grows under later Applies
-	q.steps = append(q.steps, step{c: c, r: r, event: -1, job: func(push func([]byte) bool) bool {
+	q.steps = append(q.steps, step{c: c, r: r, event: -1, status: StatusOK, job: func(push func([]byte) bool) bool {
 		f := historyFrame{Type: frameHistory, Status: StatusOK, MessageID: r.messageID, Chatname: r.chatname,
 			Recipient: r.recipient, Messages: make([]historyMessage, 0, len(page)), More: more}
 		err := q.s.Log.Get(page, func(rec eventlog.Record) error {

@@ -1,6 +1,8 @@
 package wsapi
 
 import (
+	"strconv"
+	"time"
 	"github.com/chateau/chateau/projection"
 	"github.com/gorilla/websocket"
 )
@@ -31,6 +33,9 @@ type step struct {
 	gone  bool     // close the connection
 	retry bool     // r repeats the request that stored event: answer only
 	job   job      // a detached answer to run after the frames before it
+	// status is the answer's status, for the metrics; an event's step
+	// gets it when the batch is stored.
+	status int
 	// closeText is the close frame's reason when gone.
 	closeText string
 }
@@ -48,6 +53,14 @@ type sequencer struct {
 	data    [][]byte
 	pending map[receiptKey]int // events in the batch by their request's messageID
 	barrier bool               // an event in the batch changes what later requests may do
+
+	stats commitStats
+}
+
+// commitStats sums up the group commits, for the log line at shutdown.
+type commitStats struct {
+	commits, events, maxBatch int
+	time                      time.Duration
 }
 
 // receiptKey identifies a request for retries: its user and messageID.
@@ -111,11 +124,19 @@ func (q *sequencer) handle(o op) {
 
 // answer queues a ready frame for c.
 func (q *sequencer) answer(c *client, r *request, b []byte) {
-	q.steps = append(q.steps, step{c: c, r: r, frame: b, event: -1})
+	q.steps = append(q.steps, step{c: c, r: r, frame: b, event: -1, status: StatusOK})
 }
 
 func (q *sequencer) fail(c *client, r *request, err error) {
-	q.answer(c, r, errorFrame(r, err))
+	q.steps = append(q.steps, step{c: c, r: r, frame: errorFrame(r, err), event: -1, status: statusOf(err)})
+}
+
+// requestLabel is a request type as a metrics label; unknown types share one.
+func requestLabel(kind string) string {
+	if kind == "" {
+		return "invalid"
+	}
+	return kind
 }
 
 // propose adds an event to the batch, answered after the append.
@@ -133,7 +154,7 @@ func (q *sequencer) propose(c *client, r *request, p projection.Payload, barrier
 	if e.RequestID != "" {
 		q.pending[receiptKey{c.user, e.RequestID}] = len(q.events)
 	}
-	q.steps = append(q.steps, step{c: c, r: r, event: len(q.events)})
+	q.steps = append(q.steps, step{c: c, r: r, event: len(q.events), status: StatusOK})
 	q.events = append(q.events, e)
 	q.data = append(q.data, data)
 	q.barrier = q.barrier || barrier
@@ -154,6 +175,7 @@ func (q *sequencer) propose(c *client, r *request, p projection.Payload, barrier
 // state, and then walks the steps in order: answers, deliveries, closes.
 func (q *sequencer) flush() {
 	defer func() {
+		q.s.Metrics.Online.Set(float64(len(q.online)))
 		clear(q.steps)
 		clear(q.events)
 		clear(q.data)
@@ -162,11 +184,20 @@ func (q *sequencer) flush() {
 	}()
 	stored := false
 	if len(q.data) > 0 {
+		start := time.Now()
 		ids, err := q.s.Log.Append(q.data...)
+		took := time.Since(start)
+		q.s.Metrics.CommitSeconds.Observe(took.Seconds())
 		if err != nil {
 			q.s.Logger.Error("append failed", "events", len(q.data), "err", err)
 		} else {
 			stored = true
+			q.s.Metrics.Events.Add(float64(len(ids)))
+			q.s.Metrics.BatchEvents.Observe(float64(len(ids)))
+			q.stats.commits++
+			q.stats.events += len(ids)
+			q.stats.maxBatch = max(q.stats.maxBatch, len(ids))
+			q.stats.time += took
 			q.s.stateMu.Lock()
 			for i := range q.events {
 				q.events[i].ID = ids[i]
@@ -181,6 +212,11 @@ func (q *sequencer) flush() {
 	for _, st := range q.steps {
 		if st.r != nil {
 			<-st.c.pending // the request is answered below
+			status := st.status
+			if st.event >= 0 && !stored {
+				status = StatusInternal
+			}
+			q.s.Metrics.Requests.WithLabelValues(requestLabel(st.r.kind), strconv.Itoa(status)).Inc()
 		}
 		switch {
 		case st.gone:
@@ -236,6 +272,7 @@ func (q *sequencer) deliver(c *client, r *request, e projection.Event) {
 				b = deliveryFrame(e, false)
 			}
 			q.send(other, b)
+			q.s.Metrics.Deliveries.Inc()
 		}
 	}
 }

@@ -88,8 +88,11 @@ type Server struct {
 	PasswordCost projection.PasswordCost
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
+	// Metrics receive the server's counts; nil means unregistered ones.
+	Metrics *Metrics
 
 	hashing chan struct{} // bounds concurrent password hashing (memory)
+	batches *sync.Pool    // write buffers of busy connections (batchConn)
 	conns   atomic.Int64  // open and opening connections
 
 	stateMu sync.RWMutex // guards State: the sequencer writes, readers read
@@ -125,7 +128,11 @@ func (s *Server) Start() {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(nil)
+	}
 	s.hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.batches = newBatchPool()
 	s.ops = make(chan op, s.MaxBatch)
 	s.stop = make(chan struct{})
 	s.stopped = make(chan struct{})
@@ -134,6 +141,13 @@ func (s *Server) Start() {
 	go func() {
 		defer close(s.stopped)
 		seq.run()
+		st := seq.stats
+		mean, meanCommit := 0.0, time.Duration(0)
+		if st.commits > 0 {
+			mean, meanCommit = float64(st.events)/float64(st.commits), st.time/time.Duration(st.commits)
+		}
+		s.Logger.Info("group commit", "commits", st.commits, "events", st.events,
+			"mean_batch", fmt.Sprintf("%.1f", mean), "max_batch", st.maxBatch, "mean_commit", meanCommit)
 	}()
 }
 
@@ -154,7 +168,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.pumps.Add(2)
 	s.mu.Unlock()
-	conn, err := s.Upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w, pool: s.batches}
+	conn, err := s.Upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		// The upgrader has already answered with an HTTP error.
 		s.conns.Add(-1)
@@ -163,8 +178,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &client{
-		id:   s.nextID.Add(1),
-		conn: conn,
+		id:    s.nextID.Add(1),
+		conn:  conn,
+		batch: hj.conn,
 		send: make(chan []byte, s.SendQueue),
 		done: make(chan struct{}),
 
@@ -174,6 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.clients[c] = struct{}{}
 	s.mu.Unlock()
+	s.Metrics.Connections.Inc()
 	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
 	go s.writePump(c)
 	go s.readPump(c)
