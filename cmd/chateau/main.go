@@ -22,6 +22,7 @@ Usage:
   chateau serve [flags]        serve /ws on a data file
   chateau events dump [flags]  print the event log, one event per line
   chateau migrate [flags]      apply pending migrations to a data file
+  chateau bench [flags]        drive load at a running server and report
   chateau version              print the version
 
 Run "chateau COMMAND -h" for a command's flags.
@@ -82,6 +83,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&DumpCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[2:])
 	case "migrate":
 		return (&MigrateCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "bench":
+		return (&BenchCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "version":
 		fmt.Fprintf(m.Stdout, "chateau %s\n", Version)
 		return nil

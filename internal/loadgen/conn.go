@@ -1,0 +1,208 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Timeouts of the client side. None of them is reached on a healthy server.
+const (
+	// setupWait bounds a handshake and each answer during setup.
+	setupWait = 10 * time.Second
+	// writeWait bounds each write, so that a server that stopped reading
+	// cannot hold a sender forever.
+	writeWait = 10 * time.Second
+	// closeWait is how long closing waits for the server's side of the
+	// closing handshake before dropping the sockets.
+	closeWait = 2 * time.Second
+)
+
+// frame is the part of a server frame the load generator reads.
+type frame struct {
+	Type   string `json:"type"`
+	Status int    `json:"status"`
+	// MessageID is numeric because the generator only ever sends numbers:
+	// setup requests carry none (0) and load requests their sequence number.
+	MessageID uint64 `json:"messageID"`
+	Reason    string `json:"reason"`
+	Sender    string `json:"sender"`
+	Content   string `json:"content"`
+	ID        string `json:"id"`
+}
+
+// conn is one WebSocket connection with its reader goroutine. After setup,
+// the reader is the only goroutine that reads ws; the owner of the conn (a
+// sender, or nobody for a listener) is the only one that writes to it.
+type conn struct {
+	ws *websocket.Conn
+	// done is closed when the reader has returned; nil until it starts.
+	done chan struct{}
+	// closing is set before the generator closes ws itself, so that the
+	// reader can tell that from the server dropping the connection.
+	closing atomic.Bool
+	// dropped is why the server ended the connection before the generator
+	// closed it, or nil; written by the reader before done is closed.
+	dropped error
+}
+
+// newDialer returns the dialer of every bench connection: no proxy (the
+// numbers are the server's, not a proxy's) and a bounded handshake.
+func newDialer() *websocket.Dialer {
+	return &websocket.Dialer{HandshakeTimeout: setupWait, ReadBufferSize: 4096, WriteBufferSize: 4096}
+}
+
+// dialRegister opens a connection to url and registers name on it. It
+// reads the answer itself, before any reader goroutine exists.
+func dialRegister(ctx context.Context, d *websocket.Dialer, url, name string) (*conn, error) {
+	ws, resp, err := d.DialContext(ctx, url, nil)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial: HTTP %d", resp.StatusCode)
+		}
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	c := &conn{ws: ws}
+	req := fmt.Appendf(nil, `{"type":"RegisterRequest","username":%q}`, name)
+	if _, err := c.call(req, "RegisterResponse"); err != nil {
+		ws.Close()
+		return nil, fmt.Errorf("register %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// call writes req and reads until an answer without messageID of type want
+// or an ErrorResponse arrives, skipping deliveries. Only for setup, while
+// no reader goroutine runs.
+func (c *conn) call(req []byte, want string) (*frame, error) {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(setupWait))
+	if err := c.ws.WriteMessage(websocket.TextMessage, req); err != nil {
+		return nil, err
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(setupWait))
+	defer c.ws.SetReadDeadline(time.Time{})
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, fmt.Errorf("server sent invalid JSON: %w", err)
+		}
+		switch {
+		case f.Type == "ErrorResponse":
+			return nil, fmt.Errorf("%d %s", f.Status, f.Reason)
+		case f.Type == want && f.Status == http.StatusOK:
+			return &f, nil
+		}
+	}
+}
+
+// startReader runs the connection's reader: it passes every frame to
+// handle until the connection ends.
+func (c *conn) startReader(handle func(data []byte)) {
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		for {
+			_, data, err := c.ws.ReadMessage()
+			if err != nil {
+				if !c.closing.Load() {
+					c.dropped = err
+				}
+				return
+			}
+			handle(data)
+		}
+	}()
+}
+
+// dropKey names why a connection was dropped, for the error counts.
+func dropKey(err error) string {
+	if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+		return "closed " + strconv.Itoa(ce.Code)
+	}
+	return "connection lost"
+}
+
+// closeConns closes the connections (nil ones are skipped): a close frame
+// to each, a short wait for the server's answers, then the sockets. It
+// returns when every reader has returned.
+func closeConns(conns []*conn) {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		c.closing.Store(true)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	}
+	deadline := time.After(closeWait)
+wait:
+	for _, c := range conns {
+		if c == nil || c.done == nil {
+			continue
+		}
+		select {
+		case <-c.done:
+		case <-deadline:
+			break wait // the Close below ends the rest
+		}
+	}
+	for _, c := range conns {
+		if c != nil {
+			c.ws.Close()
+		}
+	}
+	for _, c := range conns {
+		if c != nil && c.done != nil {
+			<-c.done
+		}
+	}
+}
+
+// forEach calls fn(i) for every i in [0, n), at most conc at a time. It
+// returns the first error, after which, as after ctx ends, it starts no
+// more calls; it returns when the calls started have returned.
+func forEach(ctx context.Context, n, conc int, fn func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	failed := make(chan struct{})
+	sem := make(chan struct{}, max(conc, 1))
+loop:
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-failed:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				once.Do(func() {
+					first = err
+					close(failed)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
