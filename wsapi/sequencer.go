@@ -1,10 +1,10 @@
 package wsapi
 
 import (
-	"strconv"
-	"time"
 	"github.com/chateau/chateau/projection"
 	"github.com/gorilla/websocket"
+	"strconv"
+	"time"
 )
 
 // op is what connections hand to the sequencer.

@@ -181,8 +181,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id:    s.nextID.Add(1),
 		conn:  conn,
 		batch: hj.conn,
-		send: make(chan []byte, s.SendQueue),
-		done: make(chan struct{}),
+		send:  make(chan []byte, s.SendQueue),
+		done:  make(chan struct{}),
 
 		readerDone: make(chan struct{}),
 		pending:    make(chan struct{}, max(1, s.SendQueue/4)),
