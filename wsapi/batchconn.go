@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // batchConn lets a connection's writer send several frames in one system
@@ -21,8 +23,22 @@ type batchConn struct {
 	net.Conn
 	pool *sync.Pool // of *bufio.Writer
 
+	held atomic.Bool // set while the writer holds the connection
+
 	mu  sync.Mutex
 	buf *bufio.Writer // non-nil while held
+}
+
+// SetWriteDeadline implements net.Conn. While held, gorilla sets a deadline
+// for every frame; hold set one for the whole batch, and the others are
+// dropped rather than each costing a call into the runtime's poller.
+// It never waits for mu, so that another goroutine can cut a blocked write
+// short.
+func (b *batchConn) SetWriteDeadline(t time.Time) error {
+	if b.held.Load() {
+		return nil
+	}
+	return b.Conn.SetWriteDeadline(t)
 }
 
 // Write implements net.Conn.
@@ -35,19 +51,22 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	return b.Conn.Write(p)
 }
 
-// hold starts buffering writes.
-func (b *batchConn) hold() {
+// hold starts buffering writes, which must be sent by deadline.
+func (b *batchConn) hold(deadline time.Time) {
+	_ = b.Conn.SetWriteDeadline(deadline)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w := b.pool.Get().(*bufio.Writer)
 	w.Reset(b.Conn)
 	b.buf = w
+	b.held.Store(true)
 }
 
 // release sends what was buffered and stops buffering.
 func (b *batchConn) release() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.held.Store(false)
 	err := b.buf.Flush()
 	b.buf.Reset(nil)
 	b.pool.Put(b.buf)

@@ -19,8 +19,8 @@ type client struct {
 	id    uint64
 	conn  *websocket.Conn
 	batch *batchConn // conn's connection
-	// send queues encoded frames for writePump; it is never closed.
-	send chan []byte
+	// out queues encoded frames for writePump.
+	out *outbox
 	// done is closed, once, to make writePump finish and close conn.
 	done chan struct{}
 	// readerDone is closed when readPump has returned.
@@ -48,13 +48,11 @@ const closeTooSlow = websocket.CloseTryAgainLater
 // too slow to keep up: it is closed with 1013 so that it delays nobody.
 // It reports whether the frame was queued.
 func (c *client) enqueue(b []byte) bool {
-	select {
-	case c.send <- b:
+	if c.out.push(b) {
 		return true
-	default:
-		c.close(closeTooSlow, "too slow: outbound queue full", false)
-		return false
 	}
+	c.close(closeTooSlow, "too slow: outbound queue full", false)
+	return false
 }
 
 // close makes writePump send a close frame with code and reason and close
@@ -67,7 +65,9 @@ func (c *client) close(code int, text string, drain bool) {
 		if !drain {
 			// A write blocked on a client that does not read would hold
 			// the connection for writeWait; give it lingerWait instead.
-			_ = c.conn.NetConn().SetWriteDeadline(time.Now().Add(lingerWait))
+			// (The raw connection: its wrapper ignores deadlines while
+			// the writer holds it.)
+			_ = c.batch.Conn.SetWriteDeadline(time.Now().Add(lingerWait))
 		}
 	})
 }
@@ -200,10 +200,12 @@ func (s *Server) writePump(c *client) {
 		s.Metrics.Connections.Dec()
 		s.pumps.Done()
 	}()
+	var frames [][]byte
 	for {
 		select {
-		case b := <-c.send:
-			if err := c.writeBatch(b); err != nil {
+		case <-c.out.ready:
+			frames = c.out.take(frames)
+			if err := c.writeAll(frames); err != nil {
 				return
 			}
 		case <-ticker.C:
@@ -214,7 +216,7 @@ func (s *Server) writePump(c *client) {
 		case <-c.done:
 			wait := writeWait
 			if c.drain {
-				if err := c.flush(); err != nil {
+				if err := c.writeAll(c.out.take(frames)); err != nil {
 					return
 				}
 			} else {
@@ -237,44 +239,21 @@ func (s *Server) writePump(c *client) {
 	}
 }
 
-// maxBatchFrames bounds the frames the writer sends in one system call.
-const maxBatchFrames = 64
-
-// writeBatch writes b and the frames queued behind it, up to
-// maxBatchFrames, and sends them together.
-func (c *client) writeBatch(b []byte) error {
-	c.batch.hold()
-	err := c.write(b)
-	for n := 1; err == nil && n < maxBatchFrames; n++ {
-		select {
-		case b = <-c.send:
-			err = c.write(b)
-			continue
-		default:
+// writeAll writes frames and sends them together: one system call for
+// what the connection's batchConn can buffer.
+func (c *client) writeAll(frames [][]byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	c.batch.hold(time.Now().Add(writeWait))
+	var err error
+	for _, b := range frames {
+		if err = c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+			break
 		}
-		break
 	}
 	if ferr := c.batch.release(); err == nil {
 		err = ferr
 	}
 	return err
-}
-
-// flush writes every frame queued now.
-func (c *client) flush() error {
-	for {
-		select {
-		case b := <-c.send:
-			if err := c.write(b); err != nil {
-				return err
-			}
-		default:
-			return nil
-		}
-	}
-}
-
-func (c *client) write(b []byte) error {
-	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-	return c.conn.WriteMessage(websocket.TextMessage, b)
 }

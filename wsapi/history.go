@@ -81,14 +81,7 @@ func (q *sequencer) handoff(o handoffOp) {
 // nothing is left or the connection closes.
 func (s *Server) runDetached(c *client, j job) {
 	defer s.pumps.Done()
-	push := func(b []byte) bool {
-		select {
-		case c.send <- b:
-			return true
-		case <-c.done:
-			return false
-		}
-	}
+	push := func(b []byte) bool { return c.out.pushWait(b, c.done) }
 	items := []held{{job: j}}
 	for len(items) > 0 {
 		for _, it := range items {

@@ -47,11 +47,14 @@ const (
 	pingPeriod = pongWait / 2
 )
 
+// maxPending bounds a connection's unanswered requests (see client.pending).
+const maxPending = 64
+
 // Defaults of the Server's limits.
 const (
 	DefaultMaxFrameBytes   = 64 << 10
 	DefaultMaxContentBytes = 16 << 10
-	DefaultSendQueue       = 256
+	DefaultSendQueue       = 1024
 	DefaultMaxBatch        = 1024
 )
 
@@ -71,6 +74,7 @@ type Server struct {
 	MaxContentBytes int
 	// SendQueue is each connection's outbound queue, in frames; a client
 	// whose queue is full is disconnected (1013) rather than slow others.
+	// The queue holds memory only for what is in it.
 	SendQueue int
 	// MaxBatch bounds the events stored in one log transaction.
 	MaxBatch int
@@ -181,11 +185,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id:    s.nextID.Add(1),
 		conn:  conn,
 		batch: hj.conn,
-		send:  make(chan []byte, s.SendQueue),
+		out:   newOutbox(s.SendQueue),
 		done:  make(chan struct{}),
 
 		readerDone: make(chan struct{}),
-		pending:    make(chan struct{}, max(1, s.SendQueue/4)),
+		pending:    make(chan struct{}, max(1, min(maxPending, s.SendQueue/4))),
 	}
 	s.mu.Lock()
 	s.clients[c] = struct{}{}

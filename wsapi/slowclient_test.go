@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/wsapi"
+
 	"github.com/gorilla/websocket"
 )
 
@@ -51,7 +53,9 @@ func liveHeap() uint64 {
 func slowClientRun(t *testing.T, silent bool) slowClientResult {
 	const messages, window = 5000, 16
 	l, _ := mustOpenLog(t)
-	ts := startServer(t, l)
+	// A queue of 256 frames of 4 KiB: the silent member's queue alone may
+	// hold 1 MiB.
+	ts := startServer(t, l, func(s *wsapi.Server) { s.SendQueue = 256 })
 	defer ts.stop()
 	sender := register(t, ts, "sender")
 	readers := []*conn{register(t, ts, "r1"), register(t, ts, "r2")}
@@ -106,7 +110,11 @@ func slowClientRun(t *testing.T, silent bool) slowClientResult {
 	pad := strings.Repeat("x", 4<<10)
 	var peak uint64
 	for i := range messages {
-		acks <- struct{}{}
+		select {
+		case acks <- struct{}{}:
+		case err := <-errs:
+			t.Fatalf("stopped after %d messages: %v", i, err)
+		}
 		mu.Lock()
 		sentAt[i] = time.Now()
 		mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/internal/webclient"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
 )
@@ -118,6 +119,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)
+	mux.Handle("/", webclient.Handler())
 	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	wsDone := make(chan error, 1)
 	httpServer.RegisterOnShutdown(func() {
