@@ -354,6 +354,27 @@ func (l *Log) Check() (err error) {
 	})
 }
 
+// Backup writes a consistent copy of the whole file to w, from one read
+// transaction, while appends go on. size, called first, receives the
+// copy's length. The copy opens like the original.
+func (l *Log) Backup(w io.Writer, size func(int64)) (int64, error) {
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	var n int64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if size != nil {
+			size(tx.Size())
+		}
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
 // Close waits for running operations and closes the file.
 func (l *Log) Close() error {
 	l.closeMu.Lock()

@@ -22,6 +22,8 @@ Usage:
   chateau serve [flags]        serve /ws on a data file
   chateau events dump [flags]  print the event log, one event per line
   chateau migrate [flags]      apply pending migrations to a data file
+  chateau backup [flags]       copy a data file, through a running server if any
+  chateau client [flags]       send JSON requests from stdin, print every frame
   chateau bench [flags]        drive load at a running server and report
   chateau version              print the version
 
@@ -30,7 +32,7 @@ Run "chateau COMMAND -h" for a command's flags.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := (&Main{Stdout: os.Stdout, Stderr: os.Stderr}).Run(ctx, os.Args[1:])
+	err := (&Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}).Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -64,6 +66,7 @@ func usagef(format string, args ...any) error {
 
 // Main dispatches to the subcommands.
 type Main struct {
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 }
 
@@ -83,6 +86,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&DumpCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[2:])
 	case "migrate":
 		return (&MigrateCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "backup":
+		return (&BackupCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "client":
+		return (&ClientCommand{Stdin: m.Stdin, Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "bench":
 		return (&BenchCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "version":
@@ -95,14 +102,25 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	return usagef("unknown command %q (try \"chateau help\")", args[0])
 }
 
-// parseFlags parses args with fs, printing usage only for -h, and turns any
-// other problem into a one-line usageError.
+// parseFlags sets fs's flags from the environment (CHATEAU_ and the flag's
+// name in capitals, - as _), then from args, which win. It prints usage
+// only for -h, and turns any other problem into a one-line usageError.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = usagef("%s: %s=%q: %v", fs.Name(), envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			printUsage(fs, stdout)
 			return err
 		}
 		return usagef("%s: %v", fs.Name(), err)
@@ -111,4 +129,22 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// envName is the environment variable that sets flag name.
+func envName(name string) string {
+	return "CHATEAU_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// printUsage lists fs's flags with their environment variables and
+// defaults.
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: chateau %s [flags]\n\nFlags (each also read from its environment variable; a flag wins):\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  -%s (%s, default %s)\n    \t%s\n", f.Name, envName(f.Name), def, f.Usage)
+	})
 }

@@ -11,9 +11,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/chateau/chateau/internal/webclient"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
@@ -35,6 +39,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	data := fs.String("data", "chateau.db", "data file (created if missing)")
 	addr := fs.String("addr", "localhost:8888", "address to listen on")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
 	requirePassword := fs.Bool("require-password", false, "refuse (401) registrations without a password")
 	rateLimit := fs.Float64("rate-limit", 20, "requests per second per connection; 0 turns the limit off")
 	rateBurst := fs.Int("rate-burst", 40, "requests a connection may send at once above -rate-limit")
@@ -61,23 +66,67 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	case *sendQueue < 1:
 		return usagef("serve: -send-queue must be at least 1")
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usagef("serve: -log-level: %v", err)
+	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
 	}
-	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// Listen first, so that /healthz answers during a long replay and
+	// /readyz tells when it is over; /ws refuses (503) until then.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := wsapi.NewMetrics(reg)
+	var ready atomic.Pointer[wsapi.Server]
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ready.Load() == nil {
+			http.Error(w, "replaying the log", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		ws := ready.Load()
+		if ws == nil {
+			http.Error(w, "starting: replaying the log", http.StatusServiceUnavailable)
+			return
+		}
+		ws.ServeHTTP(w, r)
+	})
+	mux.Handle("/", webclient.Handler())
+	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- httpServer.Serve(ln) }()
+	stopHTTP := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := httpServer.Shutdown(ctx); err != nil {
+			logger.Warn("http shutdown", "err", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("serve", "err", err)
+		}
+	}
 
 	if *noSync {
 		logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
 	}
 	l, applied, err := eventlog.Open(*data, eventlog.Options{UnsafeNoSync: *noSync})
 	if err != nil {
+		stopHTTP()
 		return explainOpen(err)
 	}
 	defer l.Close()
 	for _, a := range applied {
 		logger.Info("applied migration", "version", a.Version, "name", a.Name)
 	}
+	mux.Handle("GET /backup", backupHandler(l, logger))
 
 	start := time.Now()
 	state, err := wsapi.Rebuild(l, func(n int) {
@@ -86,10 +135,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		}
 	})
 	if err != nil {
+		stopHTTP()
 		return fmt.Errorf("%s: %w", *data, err)
 	}
+	took := time.Since(start)
+	metrics.ReplaySeconds.Set(took.Seconds())
 	users, chats, events := state.Counts()
-	logger.Info("projections rebuilt", "events", events, "users", users, "chats", chats, "took", time.Since(start).Round(time.Millisecond))
+	logger.Info("projections rebuilt", "events", events, "users", users, "chats", chats, "took", took.Round(time.Millisecond))
 
 	ws := &wsapi.Server{
 		Log:   l,
@@ -101,6 +153,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 			CheckOrigin:     wsapi.OriginPolicy(splitList(*origins)),
 		},
 		Logger:          logger,
+		Metrics:         metrics,
 		MaxFrameBytes:   *maxFrame,
 		MaxContentBytes: *maxContent,
 		SendQueue:       *sendQueue,
@@ -111,16 +164,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		Now:             time.Now,
 	}
 	ws.Start()
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		_ = ws.Shutdown(context.Background())
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws", ws)
-	mux.Handle("/", webclient.Handler())
-	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	wsDone := make(chan error, 1)
 	httpServer.RegisterOnShutdown(func() {
 		// http.Server.Shutdown does not know hijacked connections.
@@ -128,10 +171,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		defer cancel()
 		wsDone <- ws.Shutdown(ctx)
 	})
+	ready.Store(ws)
 	logger.Info("listening", "addr", ln.Addr().String(), "data", *data)
 
-	served := make(chan error, 1)
-	go func() { served <- httpServer.Serve(ln) }()
 	select {
 	case err := <-served:
 		_ = ws.Shutdown(context.Background())
@@ -139,19 +181,28 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("http shutdown", "err", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		logger.Warn("serve", "err", err)
-	}
+	stopHTTP()
 	if err := <-wsDone; err != nil {
 		logger.Warn("websocket shutdown", "err", err)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newLogger returns the server's logger: text or JSON lines on w.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("serve: -log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("serve: -log-format must be text or json")
 }
 
 // explainOpen adds what to do to the errors of opening a data file.
