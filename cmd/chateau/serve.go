@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/chateau/chateau/internal/webclient"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // shutdownGrace bounds how long a stopping server waits for connections to
