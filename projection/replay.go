@@ -21,9 +21,8 @@ func (s *State) ApplyEncoded(id ulid.ULID, data []byte) error {
 	}
 	d := decoder{buf: data[2:]}
 	e := Event{ID: id, Actor: s.userName(d.bytes())}
-	if req := d.bytes(); len(req) > 0 {
-		e.RequestID = string(req)
-	}
+	// The messageID is remembered by its hash only; no need for a string.
+	req := d.bytes()
 	switch data[1] {
 	case codeGroupMessagePosted:
 		chat := d.bytes()
@@ -44,7 +43,13 @@ func (s *State) ApplyEncoded(id ulid.ULID, data []byte) error {
 	if d.err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBadEvent, id, d.err)
 	}
-	return s.Apply(e)
+	if err := s.Apply(e); err != nil {
+		return err
+	}
+	if len(req) > 0 {
+		s.rememberHash(e.Actor, RequestHash(req), id)
+	}
+	return nil
 }
 
 // userName returns name as a string, sharing the registered user's copy

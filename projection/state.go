@@ -71,48 +71,48 @@ func pairOf(x, y string) pair {
 // lets a connection have at most 64 requests unanswered by default.
 const MaxReceipts = 64
 
-// receipts remembers the events of a user's most recent requests that
-// carried a messageID, so that a retry gets the original answer. It is a
-// ring searched linearly, hashes first: cheaper to keep up to date during a
-// replay of millions of events than a map, and fast enough to search once
-// per request.
+// receipts remembers which events a user's most recent requests with a
+// messageID stored, so that a retry gets the original answer: a ring of
+// (hash of the messageID, event id), 24 bytes an entry and no pointers,
+// which keeps a replay of millions of events cheap. The caller confirms a
+// match against the stored event, which records its messageID.
 type receipts struct {
 	ring []receipt
 	next int // the oldest entry once the ring is full
 }
 
 type receipt struct {
-	hash      uint32
-	requestID string
-	event     Event // without its content
+	hash uint64
+	id   ulid.ULID
 }
 
-func (r *receipts) add(e Event) {
-	rc := receipt{hash: hashString(e.RequestID), requestID: e.RequestID, event: e}
+func (r *receipts) add(hash uint64, id ulid.ULID) {
 	if len(r.ring) < MaxReceipts {
-		r.ring = append(r.ring, rc)
+		r.ring = append(r.ring, receipt{hash, id})
 		return
 	}
-	r.ring[r.next] = rc
+	r.ring[r.next] = receipt{hash, id}
 	r.next = (r.next + 1) % MaxReceipts
 }
 
-func (r *receipts) find(requestID string) (Event, bool) {
-	h := hashString(requestID)
-	for i := range r.ring {
-		if r.ring[i].hash == h && r.ring[i].requestID == requestID {
-			return r.ring[i].event, true
+// find returns the newest entry with hash.
+func (r *receipts) find(hash uint64) (ulid.ULID, bool) {
+	n := len(r.ring)
+	for k := 1; k <= n; k++ {
+		if rc := r.ring[(r.next-k+n)%n]; rc.hash == hash {
+			return rc.id, true
 		}
 	}
-	return Event{}, false
+	return ulid.ULID{}, false
 }
 
-// hashString is FNV-1a, 32 bits.
-func hashString(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
+// RequestHash is the hash under which a messageID is remembered: FNV-1a,
+// 64 bits.
+func RequestHash[T string | []byte](requestID T) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(requestID); i++ {
+		h ^= uint64(requestID[i])
+		h *= 1099511628211
 	}
 	return h
 }
@@ -177,40 +177,34 @@ func (s *State) Apply(e Event) error {
 	return nil
 }
 
-// remember keeps e, without its content, as the answer to a retry of the
-// request that caused it. Registrations are not retried this way: a second
-// registration is a new session.
+// remember notes that e answers the request with e.RequestID. Only message
+// events count: a second registration is a new session, not a retry.
 func (s *State) remember(e Event) {
-	switch p := e.Payload.(type) {
-	case ChatCreated:
-		p.Content = ""
-		e.Payload = p
-	case GroupMessagePosted:
-		p.Content = ""
-		e.Payload = p
-	case DirectMessageSent:
-		p.Content = ""
-		e.Payload = p
-	default:
-		return
+	switch e.Payload.(type) {
+	case ChatCreated, GroupMessagePosted, DirectMessageSent:
+		s.rememberHash(e.Actor, RequestHash(e.RequestID), e.ID)
 	}
-	r := s.receipts[e.Actor]
-	if r == nil {
-		r = &receipts{}
-		s.receipts[e.Actor] = r
-	}
-	r.add(e)
 }
 
-// Receipt returns the event (without its content) that user's request with
-// the given messageID stored, if it is among the user's MaxReceipts most
-// recent ones.
-func (s *State) Receipt(user, requestID string) (Event, bool) {
+func (s *State) rememberHash(actor string, hash uint64, id ulid.ULID) {
+	r := s.receipts[actor]
+	if r == nil {
+		r = &receipts{}
+		s.receipts[actor] = r
+	}
+	r.add(hash, id)
+}
+
+// Receipt returns the id of the event that stored user's request with the
+// given messageID, if it is among the user's MaxReceipts most recent ones.
+// It matches by hash: the caller confirms that the event's RequestID is
+// requestID.
+func (s *State) Receipt(user, requestID string) (ulid.ULID, bool) {
 	r := s.receipts[user]
 	if r == nil {
-		return Event{}, false
+		return ulid.ULID{}, false
 	}
-	return r.find(requestID)
+	return r.find(RequestHash(requestID))
 }
 
 // User returns the registered user name.

@@ -62,8 +62,10 @@ func isMessage(kind string) bool {
 }
 
 func (q *sequencer) retried(c *client, r *request) bool {
-	if e, ok := q.s.State.Receipt(c.user, string(r.messageID)); ok {
-		q.answer(c, r, ackFrame(r, e))
+	if id, ok := q.s.State.Receipt(c.user, string(r.messageID)); ok {
+		// The answer is rebuilt from the stored event, read off the
+		// sequencer like a history page.
+		q.steps = append(q.steps, step{c: c, r: r, event: -1, status: StatusOK, job: q.s.reanswer(c.user, r, id)})
 		return true
 	}
 	if i, ok := q.pending[receiptKey{c.user, string(r.messageID)}]; ok {

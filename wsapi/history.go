@@ -210,6 +210,31 @@ func (s *Server) replay(user string, r *request, upto ulid.ULID) job {
 	}
 }
 
+// reanswer returns the job that answers r, a retry, as the request that
+// stored event id was answered. Receipts match by hash, so it checks that
+// the event is user's and carries r's messageID.
+func (s *Server) reanswer(user string, r *request, id ulid.ULID) job {
+	return func(push func([]byte) bool) bool {
+		var answer []byte
+		err := s.Log.Get([]ulid.ULID{id}, func(rec eventlog.Record) error {
+			e, err := projection.Decode(rec.ID, rec.Data)
+			if err != nil {
+				return err
+			}
+			if e.Actor != user || e.RequestID != string(r.messageID) {
+				return fmt.Errorf("receipt %s is %s's %s, not %s's %s", id, e.Actor, e.RequestID, user, r.messageID)
+			}
+			answer = ackFrame(r, e)
+			return nil
+		})
+		if err != nil {
+			s.Logger.Error("answer a retry", "user", user, "err", err)
+			return push(errorFrame(r, fmt.Errorf("%w: %w", ErrStorage, err)))
+		}
+		return push(answer)
+	}
+}
+
 func content(e projection.Event) string {
 	switch p := e.Payload.(type) {
 	case projection.ChatCreated:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/projection"
+	"github.com/chateau/chateau/wsapi"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -52,7 +53,7 @@ func writeBigLog(tb testing.TB, l *eventlog.Log, users, chats, bigChat, total in
 		if i%(rest/bigChat) != 0 {
 			chat = 1 + i%(chats-1)
 		}
-		add(projection.Event{Actor: user((chat*10 + i%10) % users), Payload: projection.GroupMessagePosted{
+		add(projection.Event{Actor: user((chat*10 + i%10) % users), RequestID: fmt.Sprintf(`"m%d"`, i), Payload: projection.GroupMessagePosted{
 			Chat: chatName(chat), Content: fmt.Sprintf("message %d, long enough to look like what people write", i)}}, chat == 0)
 	}
 	flushBig(tb, l, &batch, &isBig, &big)
@@ -88,6 +89,26 @@ func BenchmarkServer_History(b *testing.B) {
 		m := c.roundTrip(msg{"type": "HistoryRequest", "chatname": "big", "before": middle, "limit": 50})
 		if n := len(m["messages"].([]any)); n != 50 {
 			b.Fatalf("page of %d", n)
+		}
+	}
+}
+
+// BenchmarkRebuild measures the start-up replay of a log of 1,000,000
+// events from a real bbolt file in the page cache:
+//
+//	go test -run XXX -bench Rebuild -benchtime 3x ./wsapi
+func BenchmarkRebuild(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.db")
+	l := mustReopenLog(b, path)
+	writeBigLog(b, l, 10_000, 1_000, 100_000, 1_000_000)
+	if _, err := wsapi.Rebuild(l, nil); err != nil { // warm the page cache
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := wsapi.Rebuild(l, nil); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -53,7 +53,7 @@ const e2eWait = 10 * time.Second
 
 // process is a running `chateau serve`.
 type process struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	addr   string
 	mu     sync.Mutex
@@ -65,7 +65,7 @@ type process struct {
 var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startServe starts the binary on data and waits until it listens.
-func startServe(t *testing.T, data string, args ...string) *process {
+func startServe(t testing.TB, data string, args ...string) *process {
 	t.Helper()
 	p := &process{t: t, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, append([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, args...)...)
