@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chateau/chateau/projection"
@@ -11,18 +12,26 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// client is one WebSocket connection. Its readPump is the only reader and
-// its writePump the only writer of conn. The sequencer alone sets user and
-// calls close; only the sequencer enqueues, and a detached answer's goroutine
-// while the sequencer holds the client's other frames back.
+// client is one WebSocket connection. Its readPump is the only reader; its
+// writer (writer.go) runs only while there is something to write, so an
+// idle connection has one goroutine. The sequencer alone sets user; only
+// the sequencer enqueues, and a detached answer's goroutine while the
+// sequencer holds the client's other frames back.
 type client struct {
+	srv   *Server
 	id    uint64
 	conn  *websocket.Conn
 	batch *batchConn // conn's connection
-	// out queues encoded frames for writePump.
+	// out queues encoded frames for the writer.
 	out *outbox
-	// done is closed, once, to make writePump finish and close conn.
-	done chan struct{}
+	// writing is set while a writer goroutine runs (or the connection has
+	// finished: then no writer starts again).
+	writing atomic.Bool
+	// ping sends a ping every pingPeriod.
+	ping *time.Timer
+	// done is closed, once, to make the writer finish and close conn.
+	done   chan struct{}
+	finish sync.Once
 	// readerDone is closed when readPump has returned.
 	readerDone chan struct{}
 	// pending holds a token for each request handed to the sequencer and
@@ -49,6 +58,7 @@ const closeTooSlow = websocket.CloseTryAgainLater
 // It reports whether the frame was queued.
 func (c *client) enqueue(b []byte) bool {
 	if c.out.push(b) {
+		c.wake()
 		return true
 	}
 	c.close(closeTooSlow, "too slow: outbound queue full", false)
@@ -69,6 +79,7 @@ func (c *client) close(code int, text string, drain bool) {
 			// the writer holds it.)
 			_ = c.batch.Conn.SetWriteDeadline(time.Now().Add(lingerWait))
 		}
+		c.wake()
 	})
 }
 
@@ -185,75 +196,4 @@ func (s *Server) checkPassword(r *request) {
 		// answer takes as long as for a protected one.
 		_, _ = projection.HashPassword(r.password, s.PasswordCost)
 	}
-}
-
-// writePump writes queued frames and pings until the client is closed.
-func (s *Server) writePump(c *client) {
-	ticker := time.NewTicker(pingPeriod)
-	defer func() {
-		ticker.Stop()
-		_ = c.conn.Close()
-		s.mu.Lock()
-		delete(s.clients, c)
-		s.mu.Unlock()
-		s.conns.Add(-1)
-		s.Metrics.Connections.Dec()
-		s.pumps.Done()
-	}()
-	var frames [][]byte
-	for {
-		select {
-		case <-c.out.ready:
-			frames = c.out.take(frames)
-			if err := c.writeAll(frames); err != nil {
-				return
-			}
-		case <-ticker.C:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
-				return
-			}
-		case <-c.done:
-			wait := writeWait
-			if c.drain {
-				if err := c.writeAll(c.out.take(frames)); err != nil {
-					return
-				}
-			} else {
-				// A client dropped for being slow gets little time for the
-				// close frame: it is not reading anyway.
-				wait = time.Second
-			}
-			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
-			// Let the client answer the close before the socket goes. If
-			// the reader has stopped already (shutdown), read in its place:
-			// input left unread would turn the close into a reset.
-			select {
-			case <-c.readerDone:
-				c.linger()
-			case <-time.After(lingerWait):
-			}
-			return
-		}
-	}
-}
-
-// writeAll writes frames and sends them together: one system call for
-// what the connection's batchConn can buffer.
-func (c *client) writeAll(frames [][]byte) error {
-	if len(frames) == 0 {
-		return nil
-	}
-	c.batch.hold(time.Now().Add(writeWait))
-	var err error
-	for _, b := range frames {
-		if err = c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-			break
-		}
-	}
-	if ferr := c.batch.release(); err == nil {
-		err = ferr
-	}
-	return err
 }

@@ -81,7 +81,10 @@ func (q *sequencer) handoff(o handoffOp) {
 // nothing is left or the connection closes.
 func (s *Server) runDetached(c *client, j job) {
 	defer s.pumps.Done()
-	push := func(b []byte) bool { return c.out.pushWait(b, c.done) }
+	push := func(b []byte) bool {
+		ok := c.out.pushWait(b, c.done, c.wake)
+		return ok
+	}
 	items := []held{{job: j}}
 	for len(items) > 0 {
 		for _, it := range items {

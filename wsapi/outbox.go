@@ -9,10 +9,10 @@ import "sync"
 //
 // push never blocks (the sequencer must not wait on one client); pushWait
 // blocks, for a connection's own detached work. Any number of goroutines
-// may push; one goroutine, the writer, takes.
+// may push; one goroutine at a time, the writer, takes. The pusher wakes
+// the writer (client.wake).
 type outbox struct {
 	max   int           // frames queued at most
-	ready chan struct{} // holds a token while frames are queued
 	space chan struct{} // holds a token after the writer took frames
 
 	mu     sync.Mutex
@@ -20,7 +20,7 @@ type outbox struct {
 }
 
 func newOutbox(max int) *outbox {
-	return &outbox{max: max, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+	return &outbox{max: max, space: make(chan struct{}, 1)}
 }
 
 // push queues b and reports whether there was room.
@@ -32,16 +32,12 @@ func (o *outbox) push(b []byte) bool {
 	}
 	o.frames = append(o.frames, b)
 	o.mu.Unlock()
-	select {
-	case o.ready <- struct{}{}:
-	default:
-	}
 	return true
 }
 
 // pushWait queues b, waiting for room, and reports false if done is closed
-// first.
-func (o *outbox) pushWait(b []byte, done <-chan struct{}) bool {
+// first. wake is called after b is queued.
+func (o *outbox) pushWait(b []byte, done <-chan struct{}, wake func()) bool {
 	for !o.push(b) {
 		select {
 		case <-o.space:
@@ -49,6 +45,7 @@ func (o *outbox) pushWait(b []byte, done <-chan struct{}) bool {
 			return false
 		}
 	}
+	wake()
 	return true
 }
 

@@ -182,6 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &client{
+		srv:   s,
 		id:    s.nextID.Add(1),
 		conn:  conn,
 		batch: hj.conn,
@@ -196,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.Metrics.Connections.Inc()
 	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
-	go s.writePump(c)
+	c.ping = time.AfterFunc(pingPeriod, c.sendPing)
 	go s.readPump(c)
 }
 
