@@ -23,7 +23,7 @@ serve() {
   rm -f "$work/bench.db"
   "$bin" serve -data "$work/bench.db" -addr 127.0.0.1:18999 -rate-limit 0 -max-conns 0 "$@" 2>"$work/serve.log" &
   server_pid=$!
-  for _ in $(seq 100); do curl -sf http://127.0.0.1:18999/readyz >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 100); do grep -q "msg=listening" "$work/serve.log" && return; sleep 0.1; done
   echo "server did not start" >&2; cat "$work/serve.log" >&2; exit 1
 }
 bench() { "$bin" bench -url ws://127.0.0.1:18999/ws -json "$@" 2>/dev/null; }
