@@ -175,20 +175,28 @@ func (q *sequencer) groupMessageInit(c *client, r *request) {
 }
 
 func (q *sequencer) groupMessage(c *client, r *request) {
+	if q.checkMember(c, r) {
+		q.propose(c, r, projection.GroupMessagePosted{Chat: r.chatname, Content: r.content}, false)
+	}
+}
+
+// checkMember reports whether r.chatname names a chat c's user belongs to,
+// answering r with 400, 404 or 403 if not.
+func (q *sequencer) checkMember(c *client, r *request) bool {
 	if !projection.ValidChatname(r.chatname) {
 		q.fail(c, r, reasonf(ErrBadRequest, "chatname must be 1-%d characters without control characters", projection.MaxChatnameLen))
-		return
+		return false
 	}
 	chat, ok := q.s.State.Chat(r.chatname)
 	switch {
 	case !ok:
 		q.fail(c, r, reasonf(ErrNotFound, "chat %q does not exist", r.chatname))
-		return
+		return false
 	case !chat.HasMember(c.user):
 		q.fail(c, r, reasonf(ErrForbidden, "you are not a member of chat %q", r.chatname))
-		return
+		return false
 	}
-	q.propose(c, r, projection.GroupMessagePosted{Chat: r.chatname, Content: r.content}, false)
+	return true
 }
 
 func (q *sequencer) randomMessage(c *client, r *request) {

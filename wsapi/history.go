@@ -102,16 +102,7 @@ func (s *Server) runDetached(c *client, j job) {
 func (q *sequencer) history(c *client, r *request) {
 	var ids []ulid.ULID
 	if r.chatname != "" {
-		chat, ok := q.s.State.Chat(r.chatname)
-		switch {
-		case !projection.ValidChatname(r.chatname):
-			q.fail(c, r, reasonf(ErrBadRequest, "chatname must be 1-%d characters without control characters", projection.MaxChatnameLen))
-			return
-		case !ok:
-			q.fail(c, r, reasonf(ErrNotFound, "chat %q does not exist", r.chatname))
-			return
-		case !chat.HasMember(c.user):
-			q.fail(c, r, reasonf(ErrForbidden, "you are not a member of chat %q", r.chatname))
+		if !q.checkMember(c, r) {
 			return
 		}
 		ids = q.s.State.ChatLog(r.chatname)
