@@ -96,10 +96,6 @@ func marshal(v any) []byte {
 	return b
 }
 
-// encode encodes f. Every field is a plain string, number or slice, so it
-// cannot fail.
-func encode(f *frame) []byte { return marshal(f) }
-
 // errorFrame answers r with err.
 func errorFrame(r *request, err error) []byte {
 	reason := err.Error()

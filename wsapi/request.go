@@ -107,14 +107,14 @@ func decodeRequest(frame []byte, maxContent int) *request {
 				return r
 			}
 		}
-		r.messageID = compact(id)
+		r.messageID = id // a string or a number has no whitespace to compact
 	}
-	var kind string
 	if !isPresent(raw.Type) {
 		r.err = reasonf(ErrBadRequest, "missing field \"type\"")
 		return r
 	}
-	if err := json.Unmarshal(raw.Type, &kind); err != nil {
+	kind, ok := unquote(raw.Type)
+	if !ok {
 		r.err = reasonf(ErrBadRequest, "field \"type\" must be a string")
 		return r
 	}
@@ -180,11 +180,25 @@ func (d *fieldDecoder) string(name string, raw json.RawMessage, required bool) s
 		}
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := unquote(raw)
+	if !ok {
 		d.err = reasonf(ErrBadRequest, "field %q must be a string", name)
 	}
 	return s
+}
+
+// unquote decodes a JSON string value of a document json.Unmarshal has
+// already checked; one without escapes is just its bytes.
+func unquote(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err == nil
 }
 
 func (d *fieldDecoder) strings(name string, raw json.RawMessage) []string {
@@ -234,14 +248,6 @@ func (d *fieldDecoder) int(name string, raw json.RawMessage, def int) int {
 // isPresent reports whether a field was given with a non-null value.
 func isPresent(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
-}
-
-func compact(raw json.RawMessage) json.RawMessage {
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return append(json.RawMessage(nil), raw...)
-	}
-	return b.Bytes()
 }
 
 func truncate(s string, n int) string {
