@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
 
 func (q *sequencer) decide(c *client, r *request) {
@@ -108,7 +109,8 @@ func (q *sequencer) register(c *client, r *request) {
 		return
 	}
 	q.login(c, r.username)
-	q.answer(c, r, encode(&frame{Type: frameRegister, Status: StatusOK, MessageID: r.messageID, Username: r.username}))
+	q.answer(c, r, encode(&frame{Type: frameRegister, Status: StatusOK, MessageID: r.messageID, Username: r.username,
+		LastID: idString(q.s.State.Last())}))
 	if r.hasSince {
 		// Everything stored so far is replayed; what is stored from now on
 		// is delivered live, held back until the replay is done.
@@ -228,4 +230,12 @@ func (q *sequencer) singleMessage(c *client, r *request) {
 		return
 	}
 	q.propose(c, r, projection.DirectMessageSent{Recipient: r.recipient, Content: r.content}, false)
+}
+
+// idString is id as a string, or "" for the zero id (an empty log).
+func idString(id ulid.ULID) string {
+	if id == (ulid.ULID{}) {
+		return ""
+	}
+	return id.String()
 }

@@ -41,6 +41,7 @@ func encode(f *frame) []byte {
 	if f.Replay {
 		b = append(b, `,"replay":true`...)
 	}
+	b = appendField(b, "last_id", f.LastID)
 	switch c := f.Clients.(type) {
 	case string:
 		b = appendField(b, "clients", c)

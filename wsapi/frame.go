@@ -42,6 +42,7 @@ type frame struct {
 	Time      string          `json:"time,omitempty"`
 	Random    bool            `json:"random,omitempty"`
 	Replay    bool            `json:"replay,omitempty"`
+	LastID    string          `json:"last_id,omitempty"`
 	Clients   any             `json:"clients,omitempty"`
 }
 
@@ -114,7 +115,7 @@ func ackFrame(r *request, e projection.Event) []byte {
 	f := frame{Status: StatusOK, MessageID: r.messageID, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
 	switch p := e.Payload.(type) {
 	case projection.UserRegistered:
-		f.Type, f.Username, f.ID, f.Time = frameRegister, p.Username, "", ""
+		f.Type, f.Username, f.ID, f.Time, f.LastID = frameRegister, p.Username, "", "", e.ID.String()
 	case projection.ChatCreated:
 		f.Type, f.Chatname, f.Members = frameGroupMessageInit, p.Chat, p.Members
 	case projection.GroupMessagePosted:

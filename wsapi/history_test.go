@@ -217,7 +217,9 @@ func TestServer_Replay(t *testing.T) {
 
 	ann = dial(t, ts)
 	ann.send(msg{"type": "RegisterRequest", "username": "ann", "since": seen, "messageID": "r"})
-	ann.expect("RegisterResponse", 200)
+	if m := ann.expect("RegisterResponse", 200); m["last_id"] != want[len(want)-1] {
+		t.Fatalf("RegisterResponse's last_id %v, want the log position %v", m["last_id"], want[len(want)-1])
+	}
 	var got []string
 	for range want {
 		m := ann.recv()
