@@ -108,6 +108,7 @@ export class Client {
     // seen, or from the very beginning if none was seen: nothing is skipped.
     const since = this.since || (this.sessions ? ZERO_ID : null);
     if (since) f.since = since;
+    this.replaying = !!since; // until ReplayComplete
     this.regID = f.messageID;
     this.ws.send(JSON.stringify(f));
   }
@@ -179,7 +180,11 @@ export class Client {
 
   onFrame(f) {
     this.noteId(f.id);
-    this.noteId(f.last_id);
+    // RegisterResponse's last_id is the log position at registration: a
+    // resume point at once without a replay, but a replay's messages, all
+    // older, come after it.
+    if (f.type === 'ReplayComplete') this.replaying = false;
+    if (f.type !== 'RegisterResponse' || !this.replaying) this.noteId(f.last_id);
     for (const m of f.messages || []) this.noteId(m.id);
     for (const c of f.chats || []) this.noteId(c.last_id);
     if (f.type === 'RegisterResponse') return this.onRegistered();
