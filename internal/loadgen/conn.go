@@ -2,9 +2,9 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -19,25 +19,13 @@ const (
 	// setupWait bounds a handshake and each answer during setup.
 	setupWait = 10 * time.Second
 	// writeWait bounds each write, so that a server that stopped reading
-	// cannot hold a sender forever.
+	// cannot hold a sender forever. A sender moves its deadline only when
+	// half of it has passed, so a write may get half as long.
 	writeWait = 10 * time.Second
 	// closeWait is how long closing waits for the server's side of the
 	// closing handshake before dropping the sockets.
 	closeWait = 2 * time.Second
 )
-
-// frame is the part of a server frame the load generator reads.
-type frame struct {
-	Type   string `json:"type"`
-	Status int    `json:"status"`
-	// MessageID is numeric because the generator only ever sends numbers:
-	// setup requests carry none (0) and load requests their sequence number.
-	MessageID uint64 `json:"messageID"`
-	Reason    string `json:"reason"`
-	Sender    string `json:"sender"`
-	Content   string `json:"content"`
-	ID        string `json:"id"`
-}
 
 // conn is one WebSocket connection with its reader goroutine. After setup,
 // the reader is the only goroutine that reads ws; the owner of the conn (a
@@ -54,10 +42,29 @@ type conn struct {
 	dropped error
 }
 
-// newDialer returns the dialer of every bench connection: no proxy (the
-// numbers are the server's, not a proxy's) and a bounded handshake.
-func newDialer() *websocket.Dialer {
-	return &websocket.Dialer{HandshakeTimeout: setupWait, ReadBufferSize: 4096, WriteBufferSize: 4096}
+// idleReadBuffer is the read buffer of an idle run's connections, small
+// because there are many and they read next to nothing. Each connection
+// allocates its own when it opens.
+const idleReadBuffer = 4 << 10
+
+// loadReadBuffer returns the read buffer of each of a load run's conns
+// connections. 64 KiB lets a listener take a burst of deliveries, which
+// the server writes in one go, in one system call: at 64 KiB a read takes
+// about 35 deliveries, at 4 KiB about 13. A large run gets less, so that
+// its buffers stay within 64 MiB, but not below 4 KiB.
+func loadReadBuffer(conns int) int {
+	return min(64<<10, max(4<<10, (64<<20)/max(conns, 1)))
+}
+
+// maxKeptFrame is the largest frame buffer a reader keeps for the next
+// frame; a rare larger frame's buffer goes to the garbage collector.
+const maxKeptFrame = 64 << 10
+
+// newDialer returns the dialer of every bench connection, reading through
+// a buffer of readBuffer bytes: no proxy (the numbers are the server's,
+// not a proxy's) and a bounded handshake.
+func newDialer(readBuffer int) *websocket.Dialer {
+	return &websocket.Dialer{HandshakeTimeout: setupWait, ReadBufferSize: readBuffer, WriteBufferSize: 4096}
 }
 
 // dialRegister opens a connection to url and registers name on it. It
@@ -72,7 +79,7 @@ func dialRegister(ctx context.Context, d *websocket.Dialer, url, name string) (*
 	}
 	c := &conn{ws: ws}
 	req := fmt.Appendf(nil, `{"type":"RegisterRequest","username":%q}`, name)
-	if _, err := c.call(req, "RegisterResponse"); err != nil {
+	if err := c.call(req, "RegisterResponse"); err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("register %s: %w", name, err)
 	}
@@ -82,48 +89,75 @@ func dialRegister(ctx context.Context, d *websocket.Dialer, url, name string) (*
 // call writes req and reads until an answer without messageID of type want
 // or an ErrorResponse arrives, skipping deliveries. Only for setup, while
 // no reader goroutine runs.
-func (c *conn) call(req []byte, want string) (*frame, error) {
+func (c *conn) call(req []byte, want string) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(setupWait))
 	if err := c.ws.WriteMessage(websocket.TextMessage, req); err != nil {
-		return nil, err
+		return err
 	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(setupWait))
 	defer c.ws.SetReadDeadline(time.Time{})
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var f frame
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, fmt.Errorf("server sent invalid JSON: %w", err)
+		if err := decodeFrame(data, &f); err != nil {
+			return fmt.Errorf("server sent invalid JSON: %w", err)
 		}
 		switch {
-		case f.Type == "ErrorResponse":
-			return nil, fmt.Errorf("%d %s", f.Status, f.Reason)
-		case f.Type == want && f.Status == http.StatusOK:
-			return &f, nil
+		case string(f.Type) == "ErrorResponse":
+			return fmt.Errorf("%d %s", f.Status, f.Reason)
+		case string(f.Type) == want && f.Status == http.StatusOK:
+			return nil
 		}
 	}
 }
 
 // startReader runs the connection's reader: it passes every frame to
-// handle until the connection ends.
+// handle until the connection ends. The frame's bytes are handle's only
+// until it returns: the reader reads the next frame into the same buffer,
+// as allocating one per frame would cost more than handling it.
 func (c *conn) startReader(handle func(data []byte)) {
 	c.done = make(chan struct{})
 	go func() {
 		defer close(c.done)
+		var buf []byte
 		for {
-			_, data, err := c.ws.ReadMessage()
+			_, rd, err := c.ws.NextReader()
+			if err == nil {
+				buf, err = readAll(rd, buf[:0])
+			}
 			if err != nil {
 				if !c.closing.Load() {
 					c.dropped = err
 				}
 				return
 			}
-			handle(data)
+			handle(buf)
+			if cap(buf) > maxKeptFrame {
+				buf = nil
+			}
 		}
 	}()
+}
+
+// readAll appends what r yields until EOF to b, as io.ReadAll does to a
+// new slice.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // dropKey names why a connection was dropped, for the error counts.

@@ -78,7 +78,7 @@ func Idle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 		defer close(progressDone)
 		idleProgress(cfg, &opened, stopProgress)
 	}()
-	d := newDialer()
+	d := newDialer(idleReadBuffer)
 	_ = forEach(ctx, cfg.Conns, cfg.Concurrency, func(i int) error {
 		c, err := dialRegister(ctx, d, cfg.URL, fmt.Sprintf("idle-%s-%d", cfg.Run, i))
 		if err != nil {

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,29 +26,25 @@ func TestMessageRoundTrip(t *testing.T) {
 		if len(req.Content) < size || (size >= 30 && len(req.Content) != size) {
 			t.Errorf("size %d: content %d bytes", size, len(req.Content))
 		}
-		sent, seq, ok := parseContent(req.Content)
+		sent, seq, ok := parseContent([]byte(req.Content))
 		if !ok || seq != 42 || !sent.Equal(at) {
 			t.Errorf("size %d: parsed %v %d %v", size, sent, seq, ok)
 		}
 	}
 	for _, bad := range []string{"", "bench", "1 2", "x 2 ", "1 x ", "1 0 "} {
-		if _, _, ok := parseContent(bad); ok {
+		if _, _, ok := parseContent([]byte(bad)); ok {
 			t.Errorf("parsed %q", bad)
 		}
 	}
 }
 
-func TestSummarize(t *testing.T) {
-	var d []time.Duration
-	for i := 1000; i >= 1; i-- {
-		d = append(d, time.Duration(i)*time.Millisecond)
-	}
-	got := summarize(d)
-	want := Latency{N: 1000, P50: 500, P90: 900, P99: 990, P999: 999, Max: 1000}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if got := summarize(nil); got != (Latency{}) {
-		t.Errorf("no samples: %+v", got)
+// TestRunRefusesNames checks that a run prefix that would need escaping in
+// JSON is refused before anything is dialled.
+func TestRunRefusesNames(t *testing.T) {
+	for _, run := range []string{`a"b`, `a\b`, "a b", "é", "a\x00"} {
+		cfg := Config{URL: "ws://127.0.0.1:1/ws", Run: run, Chats: 1, Members: 2, Duration: time.Second, Window: 1, Size: 64}
+		if _, err := Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
+			t.Errorf("run %q: %v", run, err)
+		}
 	}
 }

@@ -38,9 +38,9 @@ type Report struct {
 	Lost       int64 `json:"lost"`
 	Duplicates int64 `json:"duplicates"`
 	// Unacked counts messages delivered that their sender never saw
-	// accepted; Unexpected, deliveries no bench member sent to that chat;
-	// OutOfOrder, deliveries whose id is not above the member's previous
-	// one (the server promises log order).
+	// accepted; Unexpected, deliveries no bench member of the chat sent, or
+	// labelled with another chat; OutOfOrder, deliveries whose id is not
+	// above the member's previous one (the server promises log order).
 	Unacked    int64 `json:"delivered_unacked"`
 	Unexpected int64 `json:"unexpected"`
 	OutOfOrder int64 `json:"out_of_order"`
@@ -68,7 +68,8 @@ func (r *runner) progress(start time.Time, stop <-chan struct{}) {
 				acks, ackMark[i] = u.ackLat.since(acks, ackMark[i])
 				dels, delMark[i] = u.delLat.since(dels, delMark[i])
 			}
-			acc, del := r.accepted.Load(), r.deliveries.Load()
+			acc := r.accepted.Load()
+			del, _ := r.delivered()
 			secs := now.Sub(last).Seconds()
 			a, d := summarize(acks), summarize(dels)
 			fmt.Fprintf(r.cfg.Progress, "bench %3.0fs: %8.0f accepted/s %9.0f deliveries/s  ack p50 %.2fms p99 %.2fms max %.2fms  delivery p50 %.2fms p99 %.2fms  errors %d\n",
@@ -81,18 +82,19 @@ func (r *runner) progress(start time.Time, stop <-chan struct{}) {
 
 // report sums up the run; every reader must have returned.
 func (r *runner) report(seconds float64, interrupted bool) *Report {
+	deliveries, _ := r.delivered()
 	rep := &Report{
 		Run: r.cfg.Run, URL: r.cfg.URL, Users: len(r.users), Chats: r.cfg.Chats, Members: r.cfg.Members,
 		Senders: r.cfg.Senders, Rate: r.cfg.Rate, Window: r.cfg.Window, Size: r.cfg.Size,
 		Seconds: seconds, Interrupted: interrupted,
-		Sent: r.sent.Load(), Accepted: r.accepted.Load(), Deliveries: r.deliveries.Load(),
+		Sent: r.sent.Load(), Accepted: r.accepted.Load(), Deliveries: deliveries,
 	}
 	rep.AcceptedPerSec = float64(rep.Accepted) / seconds
 	rep.DeliveriesPerSec = float64(rep.Deliveries) / seconds
 	var acks, dels []time.Duration
 	for _, u := range r.users {
-		acks = append(acks, u.ackLat.all()...)
-		dels = append(dels, u.delLat.all()...)
+		acks, _ = u.ackLat.since(acks, 0)
+		dels, _ = u.delLat.since(dels, 0)
 		if u.dropped != nil {
 			r.errs.add(dropKey(u.dropped), 1)
 		}

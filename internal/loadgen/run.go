@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,10 @@ const setupConcurrency = 200
 // Config describes a load run. Users are Chats*Members: chat c's members
 // are users c*Members to (c+1)*Members-1, so members are distinct.
 type Config struct {
-	URL     string // the server's /ws endpoint
-	Run     string // prefix of the run's names; empty: random
+	URL string // the server's /ws endpoint
+	// Run is the prefix of the run's names: letters, digits, "_", "." and
+	// "-"; empty: random.
+	Run     string
 	Chats   int
 	Members int // per chat, at least 2
 	// Senders is how many users send; they are spread over the chats
@@ -47,15 +50,26 @@ type Config struct {
 
 // runner is the state of one load run.
 type runner struct {
-	cfg       Config
-	users     []*user
-	byName    map[string]*user // read-only once setup is done
-	chatNames []string
-	errs      *errorCounts
+	cfg        Config
+	users      []*user
+	namePrefix string // of every user's name, before its index
+	chatNames  []string
+	errs       *errorCounts
 
-	sent, accepted, deliveries atomic.Int64
-	inflight                   atomic.Int64 // sent and not answered
-	expected, unique           atomic.Int64 // deliveries owed and first receipts, for the drain
+	sent, accepted atomic.Int64
+	inflight       atomic.Int64 // sent and not answered
+	expected       atomic.Int64 // deliveries owed, for the drain
+}
+
+// delivered returns the deliveries so far, and of them the first receipts
+// of a message by a member. Each user counts its own, as the readers
+// would contend on shared counters.
+func (r *runner) delivered() (deliveries, unique int64) {
+	for _, u := range r.users {
+		deliveries += u.deliveries.Load()
+		unique += u.unique.Load()
+	}
+	return deliveries, unique
 }
 
 // Run sets up cfg's users and chats on the server, sends for cfg.Duration,
@@ -64,7 +78,8 @@ type runner struct {
 // during setup, it returns an error and no report.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Chats < 1 || cfg.Members < 2 || cfg.Senders < 0 || cfg.Senders > cfg.Chats*cfg.Members ||
-		cfg.Rate < 0 || cfg.Duration <= 0 || cfg.Drain < 0 || cfg.Window < 1 || cfg.Size < 1 {
+		cfg.Rate < 0 || cfg.Duration <= 0 || cfg.Drain < 0 || cfg.Window < 1 || cfg.Size < 1 ||
+		!plainName(cfg.Run) {
 		return nil, fmt.Errorf("loadgen: invalid config %+v", cfg)
 	}
 	if cfg.Senders == 0 {
@@ -107,25 +122,49 @@ func RandomRun() string {
 	return hex.EncodeToString(b[:])
 }
 
+// plainName reports whether run is made of the characters that usernames
+// allow, none of which needs escaping in JSON: requests are written by
+// hand.
+func plainName(run string) bool {
+	for _, c := range []byte(run) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// userNamed returns the user called name, or nil. Names are the prefix and
+// the index, so this is cheaper than a map lookup for every delivery.
+func (r *runner) userNamed(name []byte) *user {
+	if len(name) < len(r.namePrefix) || string(name[:len(r.namePrefix)]) != r.namePrefix {
+		return nil
+	}
+	i, ok := parseDecimal(name[len(r.namePrefix):])
+	if !ok || i >= uint64(len(r.users)) || string(name) != r.users[i].name {
+		return nil // "007" parses, but is no user's index
+	}
+	return r.users[i]
+}
+
 // setup registers the users and creates the chats, and returns the
 // connections opened, also on error, for the caller to close.
 func (r *runner) setup(ctx context.Context) ([]*conn, error) {
 	n, m := r.cfg.Chats*r.cfg.Members, r.cfg.Members
 	r.users = make([]*user, n)
-	r.byName = make(map[string]*user, n)
 	conns := make([]*conn, n)
+	r.namePrefix = "bench-" + r.cfg.Run + "-"
 	for i := range n {
 		r.users[i] = &user{
-			name:     fmt.Sprintf("bench-%s-%d", r.cfg.Run, i),
+			name:     r.namePrefix + strconv.Itoa(i),
 			chat:     i / m,
 			pos:      i % m,
 			window:   make(chan struct{}, r.cfg.Window),
 			inflight: make(map[uint64]time.Time, r.cfg.Window),
 			recv:     make([][]uint8, m),
 		}
-		r.byName[r.users[i].name] = r.users[i]
 	}
-	d := newDialer()
+	d := newDialer(loadReadBuffer(n))
 	err := forEach(ctx, n, setupConcurrency, func(i int) error {
 		c, err := dialRegister(ctx, d, r.cfg.URL, r.users[i].name)
 		if err != nil {
@@ -153,7 +192,7 @@ func (r *runner) setup(ctx context.Context) ([]*conn, error) {
 			req = fmt.Appendf(req, "%q", u.name)
 		}
 		req = append(req, `],"content":"bench"}`...)
-		if _, err := members[0].call(req, "GroupMessageInitResponse"); err != nil {
+		if err := members[0].call(req, "GroupMessageInitResponse"); err != nil {
 			return fmt.Errorf("create chat %s: %w", r.chatNames[c], err)
 		}
 		return nil
@@ -209,7 +248,8 @@ func (r *runner) sendFlat(u *user, stop <-chan struct{}) {
 			return
 		default:
 		}
-		if buf, err = u.send(r, seq, time.Now(), buf); err != nil {
+		now := time.Now()
+		if buf, err = u.send(r, seq, now, now, buf); err != nil {
 			return
 		}
 	}
@@ -241,7 +281,7 @@ func (r *runner) sendPaced(u *user, k int, start, end time.Time, stop <-chan str
 		case <-stop:
 			return
 		case u.window <- struct{}{}:
-			if buf, err = u.send(r, seq, due, buf); err != nil {
+			if buf, err = u.send(r, seq, due, time.Now(), buf); err != nil {
 				return
 			}
 			seq++
@@ -259,7 +299,13 @@ func (r *runner) drain(ctx context.Context, interrupted bool) {
 		wait = min(wait, time.Second)
 	}
 	deadline := time.Now().Add(wait)
-	for r.inflight.Load() > 0 || r.unique.Load() < r.expected.Load() {
+	for {
+		// In this order: with nothing in flight, expected is final.
+		if r.inflight.Load() == 0 {
+			if _, unique := r.delivered(); unique >= r.expected.Load() {
+				return
+			}
+		}
 		now := time.Now()
 		if ctx.Err() != nil && now.Add(time.Second).Before(deadline) {
 			deadline = now.Add(time.Second)

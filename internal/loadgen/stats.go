@@ -22,16 +22,22 @@ type Latency struct {
 	Max  float64 `json:"max"`
 }
 
-// summarize sorts samples in place and returns their percentiles.
+// summarize reorders samples and returns their percentiles. It selects
+// each rank rather than sorting, as the progress line summarizes a
+// second's deliveries every second while the run lasts.
 func summarize(samples []time.Duration) Latency {
 	if len(samples) == 0 {
 		return Latency{}
 	}
-	slices.Sort(samples)
+	// Ascending ranks: selecting each splits off the part below it, so
+	// the next is selected among what is left.
+	from := 0
 	at := func(p float64) float64 {
 		// The epsilon keeps 99.9% of 1000 at rank 999: 99.9 is not exact.
-		i := int(math.Ceil(p/100*float64(len(samples))-1e-9)) - 1
-		return ms(samples[max(i, 0)])
+		i := max(int(math.Ceil(p/100*float64(len(samples))-1e-9))-1, from)
+		selectRank(samples[from:], i-from)
+		from = i
+		return ms(samples[i])
 	}
 	return Latency{
 		N:    len(samples),
@@ -39,8 +45,47 @@ func summarize(samples []time.Duration) Latency {
 		P90:  at(90),
 		P99:  at(99),
 		P999: at(99.9),
-		Max:  ms(samples[len(samples)-1]),
+		Max:  ms(slices.Max(samples[from:])),
 	}
+}
+
+// selectRank reorders s so that s[k] is what it would be if s were sorted,
+// with nothing greater before it and nothing smaller after it. It is
+// quickselect, with a sort to bound the rare bad case.
+func selectRank(s []time.Duration, k int) {
+	lo, hi := 0, len(s)-1
+	for rounds := 0; hi-lo > 16; rounds++ {
+		if rounds > 64 {
+			break // the pivots keep missing: sort what is left
+		}
+		a, b, c := s[lo], s[lo+(hi-lo)/2], s[hi]
+		pivot := max(min(a, b), min(max(a, b), c)) // the median of three
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		// s[lo:j+1] <= pivot, s[i:hi+1] >= pivot, and between them is the
+		// pivot only.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+	slices.Sort(s[lo : hi+1])
 }
 
 // ms converts d to milliseconds, rounded to the microsecond.
@@ -101,17 +146,27 @@ func FormatErrors(errs map[string]int64) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
+// sampleChunk is how many latencies samples stores per allocation.
+const sampleChunk = 4096
+
 // samples is a growing list of latencies that a progress reporter may read
 // while the owner appends. Each connection has its own, so that readers do
-// not contend on one lock.
+// not contend on one lock. It is stored in chunks, because copying it to
+// grow it would cost more than all the appending.
 type samples struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu     sync.Mutex
+	chunks [][]time.Duration // all full but the last
+	n      int
 }
 
 func (s *samples) add(d time.Duration) {
 	s.mu.Lock()
-	s.d = append(s.d, d)
+	if s.n%sampleChunk == 0 {
+		s.chunks = append(s.chunks, make([]time.Duration, 0, sampleChunk))
+	}
+	last := &s.chunks[len(s.chunks)-1]
+	*last = append(*last, d)
+	s.n++
 	s.mu.Unlock()
 }
 
@@ -120,12 +175,8 @@ func (s *samples) add(d time.Duration) {
 func (s *samples) since(dst []time.Duration, from int) ([]time.Duration, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append(dst, s.d[from:]...), len(s.d)
-}
-
-// all returns the samples; the caller must be the last user of s.
-func (s *samples) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.d
+	for c := from / sampleChunk; c < len(s.chunks); c++ {
+		dst = append(dst, s.chunks[c][max(from-c*sampleChunk, 0):]...)
+	}
+	return dst, s.n
 }
