@@ -88,6 +88,12 @@ func (c *client) sendPing() {
 func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 	c.finish.Do(func() {
 		c.ping.Stop()
+		// After a failed write there is no close frame (1006); else close
+		// set the code before it closed done.
+		code := websocket.CloseAbnormalClosure
+		if healthy {
+			code = c.closeCode
+		}
 		if healthy && c.drain {
 			healthy = c.writeAll(c.out.take(spare)) == nil
 		}
@@ -109,6 +115,7 @@ func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 			}
 		}
 		_ = c.conn.Close()
+		s.Logger.Info("connection closed", "conn", c.id, "code", code)
 		s.mu.Lock()
 		delete(s.clients, c)
 		s.mu.Unlock()
