@@ -18,7 +18,8 @@ func TestServer_HostileInput(t *testing.T) {
 	ts := startServer(t, l)
 	register(t, ts, "bob")
 	responseTypes := []string{"RegisterResponse", "GroupMessageInitResponse", "GroupMessageResponse", "GroupMessageRecv",
-		"ClientListResponse", "RandomMessageResponse", "SingleMessageResponse", "SingleMessageRecv", "ErrorResponse", "SessionReplaced"}
+		"ClientListResponse", "RandomMessageResponse", "SingleMessageResponse", "SingleMessageRecv", "ErrorResponse", "SessionReplaced",
+		"ChatListResponse", "HistoryResponse", "ReplayComplete"}
 
 	tests := []struct {
 		name   string

@@ -82,25 +82,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := wsapi.NewMetrics(reg)
 	var ready atomic.Pointer[wsapi.Server]
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if ready.Load() == nil {
-			http.Error(w, "replaying the log", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		ws := ready.Load()
-		if ws == nil {
-			http.Error(w, "starting: replaying the log", http.StatusServiceUnavailable)
-			return
-		}
-		ws.ServeHTTP(w, r)
-	})
-	mux.Handle("/", webclient.Handler())
+	mux := newMux(reg, &ready)
 	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- httpServer.Serve(ln) }()
@@ -192,6 +174,31 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newMux routes the server's endpoints; /ws and /readyz answer 503 until
+// ready holds the WebSocket server.
+func newMux(reg *prometheus.Registry, ready *atomic.Pointer[wsapi.Server]) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ready.Load() == nil {
+			http.Error(w, "replaying the log", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		ws := ready.Load()
+		if ws == nil {
+			http.Error(w, "starting: replaying the log", http.StatusServiceUnavailable)
+			return
+		}
+		ws.ServeHTTP(w, r)
+	})
+	mux.Handle("/", webclient.Handler())
+	return mux
 }
 
 // newLogger returns the server's logger: text or JSON lines on w.
