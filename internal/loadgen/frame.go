@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/chateau/chateau/internal/jsonscan"
 )
 
 // frame is the part of a server frame the load generator reads. Its byte
@@ -67,42 +69,42 @@ func decodeFrame(data []byte, f *frame) error {
 // field of f, rather than decide what encoding/json decides there.
 func scanFrame(data []byte, f *frame) bool {
 	*f = frame{}
-	s := scanner{data: data}
-	s.space()
-	if !s.eat('{') {
+	s := jsonscan.Scanner{Data: data}
+	s.Space()
+	if !s.Eat('{') {
 		return false
 	}
-	s.space()
-	if s.eat('}') {
-		return s.end()
+	s.Space()
+	if s.Eat('}') {
+		return s.End()
 	}
 	for {
-		key, plain, ok := s.str()
+		key, plain, ok := s.Str()
 		if !ok || !plain {
 			// An escaped key could spell a field name.
 			return false
 		}
-		s.space()
-		if !s.eat(':') {
+		s.Space()
+		if !s.Eat(':') {
 			return false
 		}
-		s.space()
-		if !s.field(key, f) {
+		s.Space()
+		if !field(&s, key, f) {
 			return false
 		}
-		s.space()
-		if s.eat('}') {
-			return s.end()
+		s.Space()
+		if s.Eat('}') {
+			return s.End()
 		}
-		if !s.eat(',') {
+		if !s.Eat(',') {
 			return false
 		}
-		s.space()
+		s.Space()
 	}
 }
 
 // field reads key's value into f, or skips it if f has no such field.
-func (s *scanner) field(key []byte, f *frame) bool {
+func field(s *jsonscan.Scanner, key []byte, f *frame) bool {
 	var dst *[]byte
 	switch string(key) {
 	case "type":
@@ -118,13 +120,13 @@ func (s *scanner) field(key []byte, f *frame) bool {
 	case "id":
 		dst = &f.ID
 	case "status":
-		n, null, ok := s.integer(false)
+		n, null, ok := s.Integer(false)
 		if ok && !null {
 			f.Status = int(n)
 		}
 		return ok
 	case "messageID":
-		n, null, ok := s.integer(true)
+		n, null, ok := s.Integer(true)
 		if ok && !null {
 			f.MessageID = n
 		}
@@ -133,12 +135,12 @@ func (s *scanner) field(key []byte, f *frame) bool {
 		if foldsToField(key) {
 			return false
 		}
-		return s.skip(0)
+		return s.Skip(0)
 	}
-	if s.literal("null") {
+	if s.Literal("null") {
 		return true
 	}
-	v, plain, ok := s.str()
+	v, plain, ok := s.Str()
 	if !ok || !plain {
 		return false
 	}

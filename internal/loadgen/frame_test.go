@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/chateau/chateau/internal/jsonscan"
 )
 
 // Frames as the server writes them, for the tests and the fuzz seeds.
@@ -20,7 +22,7 @@ const (
 // TestScanFrame checks decodeFrame against encoding/json on each input,
 // and that the fast path takes the inputs it should.
 func TestScanFrame(t *testing.T) {
-	deep := `{"a":` + strings.Repeat("[", maxScanDepth+5) + strings.Repeat("]", maxScanDepth+5) + `,"type":"x"}`
+	deep := `{"a":` + strings.Repeat("[", jsonscan.MaxDepth+5) + strings.Repeat("]", jsonscan.MaxDepth+5) + `,"type":"x"}`
 	for _, tc := range []struct {
 		name, in string
 		fast     bool // scanFrame decodes it, rather than encoding/json

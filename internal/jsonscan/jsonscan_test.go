@@ -1,4 +1,4 @@
-package loadgen
+package jsonscan
 
 import (
 	"encoding/binary"

@@ -1,4 +1,8 @@
-package loadgen
+// Package jsonscan reads JSON objects without reflection or allocation, for
+// the hot paths that only need a few fields of small, flat frames. A
+// caller falls back to encoding/json whenever the scanner says no: it
+// refuses what it is not sure of rather than guess.
+package jsonscan
 
 import (
 	"encoding/binary"
@@ -6,25 +10,26 @@ import (
 	"unicode/utf8"
 )
 
-// maxScanDepth bounds the nesting the scanner follows in values it skips;
+// MaxDepth bounds the nesting the scanner follows in values it skips;
 // deeper frames go to encoding/json, which allows more.
-const maxScanDepth = 32
+const MaxDepth = 32
 
-// scanner reads JSON from data at i. Its methods return false, with i
-// anywhere, when the input is invalid or not for the fast path.
-type scanner struct {
-	data []byte
-	i    int
+// Scanner reads JSON from Data at I. Its methods return false, with I
+// anywhere, when the input is invalid or not for the fast path. The zero
+// value with Data set is ready; it is not safe for concurrent use.
+type Scanner struct {
+	Data []byte
+	I    int
 }
 
 // integer reads an integer of at most 18 digits, negative only if not
 // unsigned, or null; any other number is left to encoding/json. A negative
 // n is in two's complement, for the caller to convert to int.
-func (s *scanner) integer(unsigned bool) (n uint64, null, ok bool) {
-	if s.literal("null") {
+func (s *Scanner) Integer(unsigned bool) (n uint64, null, ok bool) {
+	if s.Literal("null") {
 		return 0, true, true
 	}
-	tok, ok := s.number()
+	tok, ok := s.Number()
 	if !ok {
 		return 0, false, false
 	}
@@ -51,11 +56,11 @@ func (s *scanner) integer(unsigned bool) (n uint64, null, ok bool) {
 }
 
 // space skips JSON whitespace.
-func (s *scanner) space() {
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
+func (s *Scanner) Space() {
+	for s.I < len(s.Data) {
+		switch s.Data[s.I] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			s.I++
 		default:
 			return
 		}
@@ -63,25 +68,25 @@ func (s *scanner) space() {
 }
 
 // eat consumes c if it is next.
-func (s *scanner) eat(c byte) bool {
-	if s.i < len(s.data) && s.data[s.i] == c {
-		s.i++
+func (s *Scanner) Eat(c byte) bool {
+	if s.I < len(s.Data) && s.Data[s.I] == c {
+		s.I++
 		return true
 	}
 	return false
 }
 
 // end reports whether only whitespace is left.
-func (s *scanner) end() bool {
-	s.space()
-	return s.i == len(s.data)
+func (s *Scanner) End() bool {
+	s.Space()
+	return s.I == len(s.Data)
 }
 
 // literal consumes lit if it is next. A letter run on ("nullx") is left
 // for the caller to reject as a missing separator.
-func (s *scanner) literal(lit string) bool {
-	if len(s.data)-s.i >= len(lit) && string(s.data[s.i:s.i+len(lit)]) == lit {
-		s.i += len(lit)
+func (s *Scanner) Literal(lit string) bool {
+	if len(s.Data)-s.I >= len(lit) && string(s.Data[s.I:s.I+len(lit)]) == lit {
+		s.I += len(lit)
 		return true
 	}
 	return false
@@ -89,37 +94,37 @@ func (s *scanner) literal(lit string) bool {
 
 // str consumes a string and returns what is between its quotes. plain
 // reports whether that is its value as is: no escapes, valid UTF-8.
-func (s *scanner) str() (raw []byte, plain, ok bool) {
-	if !s.eat('"') {
+func (s *Scanner) Str() (raw []byte, plain, ok bool) {
+	if !s.Eat('"') {
 		return nil, false, false
 	}
-	start := s.i
+	start := s.I
 	plain = true
 	ascii := true
 	for {
 		// Most bytes are printable ASCII other than a quote or backslash:
 		// go to the next other byte eight bytes at a time, then one at a
 		// time near the end.
-		for s.i+8 <= len(s.data) {
-			if m := special(binary.LittleEndian.Uint64(s.data[s.i:])); m != 0 {
-				s.i += bits.TrailingZeros64(m) / 8
+		for s.I+8 <= len(s.Data) {
+			if m := special(binary.LittleEndian.Uint64(s.Data[s.I:])); m != 0 {
+				s.I += bits.TrailingZeros64(m) / 8
 				break
 			}
-			s.i += 8
+			s.I += 8
 		}
-		for s.i < len(s.data) {
-			if c := s.data[s.i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+		for s.I < len(s.Data) {
+			if c := s.Data[s.I]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
 				break
 			}
-			s.i++
+			s.I++
 		}
-		if s.i >= len(s.data) {
+		if s.I >= len(s.Data) {
 			return nil, false, false
 		}
-		switch c := s.data[s.i]; {
+		switch c := s.Data[s.I]; {
 		case c == '"':
-			raw = s.data[start:s.i]
-			s.i++
+			raw = s.Data[start:s.I]
+			s.I++
 			if !ascii && plain {
 				// encoding/json turns invalid UTF-8 into U+FFFD.
 				plain = utf8.Valid(raw)
@@ -134,7 +139,7 @@ func (s *scanner) str() (raw []byte, plain, ok bool) {
 			return nil, false, false
 		default:
 			ascii = false
-			s.i++
+			s.I++
 		}
 	}
 }
@@ -157,25 +162,25 @@ func special(v uint64) uint64 {
 }
 
 // escape consumes one valid escape sequence, backslash included.
-func (s *scanner) escape() bool {
-	s.i++
-	if s.i >= len(s.data) {
+func (s *Scanner) escape() bool {
+	s.I++
+	if s.I >= len(s.Data) {
 		return false
 	}
-	switch s.data[s.i] {
+	switch s.Data[s.I] {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		s.i++
+		s.I++
 		return true
 	case 'u':
-		if s.i+5 > len(s.data) {
+		if s.I+5 > len(s.Data) {
 			return false
 		}
-		for _, c := range s.data[s.i+1 : s.i+5] {
+		for _, c := range s.Data[s.I+1 : s.I+5] {
 			if !isHex(c) {
 				return false
 			}
 		}
-		s.i += 5
+		s.I += 5
 		return true
 	}
 	return false
@@ -186,93 +191,93 @@ func isHex(c byte) bool {
 }
 
 // number consumes a number as JSON's grammar has it and returns its text.
-func (s *scanner) number() ([]byte, bool) {
-	start := s.i
-	s.eat('-')
+func (s *Scanner) Number() ([]byte, bool) {
+	start := s.I
+	s.Eat('-')
 	switch {
-	case s.eat('0'):
-	case s.i < len(s.data) && '1' <= s.data[s.i] && s.data[s.i] <= '9':
+	case s.Eat('0'):
+	case s.I < len(s.Data) && '1' <= s.Data[s.I] && s.Data[s.I] <= '9':
 		s.digits()
 	default:
 		return nil, false
 	}
-	if s.eat('.') && !s.digits() {
+	if s.Eat('.') && !s.digits() {
 		return nil, false
 	}
-	if s.eat('e') || s.eat('E') {
-		if !s.eat('+') {
-			s.eat('-')
+	if s.Eat('e') || s.Eat('E') {
+		if !s.Eat('+') {
+			s.Eat('-')
 		}
 		if !s.digits() {
 			return nil, false
 		}
 	}
-	return s.data[start:s.i], true
+	return s.Data[start:s.I], true
 }
 
 // digits consumes a run of digits and reports whether there was one.
-func (s *scanner) digits() bool {
-	start := s.i
-	for s.i < len(s.data) && '0' <= s.data[s.i] && s.data[s.i] <= '9' {
-		s.i++
+func (s *Scanner) digits() bool {
+	start := s.I
+	for s.I < len(s.Data) && '0' <= s.Data[s.I] && s.Data[s.I] <= '9' {
+		s.I++
 	}
-	return s.i > start
+	return s.I > start
 }
 
-// skip consumes any valid value, nested at most maxScanDepth deep.
-func (s *scanner) skip(depth int) bool {
-	if s.i >= len(s.data) || depth > maxScanDepth {
+// skip consumes any valid value, nested at most MaxDepth deep.
+func (s *Scanner) Skip(depth int) bool {
+	if s.I >= len(s.Data) || depth > MaxDepth {
 		return false
 	}
-	switch s.data[s.i] {
+	switch s.Data[s.I] {
 	case '"':
-		_, _, ok := s.str()
+		_, _, ok := s.Str()
 		return ok
 	case '{':
 		return s.skipContainer('}', depth)
 	case '[':
 		return s.skipContainer(']', depth)
 	case 't':
-		return s.literal("true")
+		return s.Literal("true")
 	case 'f':
-		return s.literal("false")
+		return s.Literal("false")
 	case 'n':
-		return s.literal("null")
+		return s.Literal("null")
 	default:
-		_, ok := s.number()
+		_, ok := s.Number()
 		return ok
 	}
 }
 
 // skipContainer consumes an object or an array, as closing says, whose
 // opening bracket is next.
-func (s *scanner) skipContainer(closing byte, depth int) bool {
-	s.i++
-	s.space()
-	if s.eat(closing) {
+func (s *Scanner) skipContainer(closing byte, depth int) bool {
+	s.I++
+	s.Space()
+	if s.Eat(closing) {
 		return true
 	}
 	for {
 		if closing == '}' {
-			if _, _, ok := s.str(); !ok {
+			if _, _, ok := s.Str(); !ok {
 				return false
 			}
-			s.space()
-			if !s.eat(':') {
+			s.Space()
+			if !s.Eat(':') {
 				return false
 			}
-			s.space()
+			s.Space()
 		}
-		if !s.skip(depth + 1) {
+		if !s.Skip(depth + 1) {
 			return false
 		}
-		s.space()
-		if s.eat(closing) {
+		s.Space()
+		if s.Eat(closing) {
 			return true
 		}
-		if !s.eat(',') {
+		if !s.Eat(',') {
 			return false
 		}
-		s.space()
+		s.Space()
 	}
 }
