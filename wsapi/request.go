@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/chateau/chateau/internal/jsonscan"
 	"github.com/chateau/chateau/projection"
 	"github.com/oklog/ulid/v2"
 )
@@ -83,7 +84,7 @@ func decodeRequest(frame []byte, maxContent int) *request {
 		r.err = reasonf(ErrBadRequest, "frame is not valid UTF-8")
 		return r
 	}
-	if err := json.Unmarshal(frame, &raw); err != nil {
+	if err := unmarshalRequest(frame, &raw); err != nil {
 		if _, ok := err.(*json.UnmarshalTypeError); ok {
 			r.err = reasonf(ErrBadRequest, "request must be a JSON object")
 		} else {
@@ -258,4 +259,106 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// unmarshalRequest fills raw from frame: by scanning, for the usual flat
+// object with the protocol's own spelling of its keys, else with
+// encoding/json, which the scan must agree with (FuzzDecodeRequest
+// checks). Scanning skips reflection and its deep stack: decoding was half
+// of a message's cost, and the reader goroutine's stack most of an idle
+// connection's memory.
+func unmarshalRequest(frame []byte, raw *rawRequest) error {
+	if scanRequest(frame, raw) {
+		return nil
+	}
+	*raw = rawRequest{}
+	return json.Unmarshal(frame, raw)
+}
+
+// scanRequest fills raw if frame is a JSON object whose keys are plain and
+// either spelled exactly as one of raw's or unlike all of them (encoding/json
+// would match "Type" to "type"), and reports whether it did.
+func scanRequest(frame []byte, raw *rawRequest) bool {
+	s := jsonscan.Scanner{Data: frame}
+	s.Space()
+	if !s.Eat('{') {
+		return false
+	}
+	s.Space()
+	if s.Eat('}') {
+		return s.End()
+	}
+	for {
+		key, plain, ok := s.Str()
+		if !ok || !plain {
+			return false
+		}
+		s.Space()
+		if !s.Eat(':') {
+			return false
+		}
+		s.Space()
+		start := s.I
+		if !s.Skip(0) {
+			return false
+		}
+		dst, known := raw.field(key)
+		switch {
+		case dst != nil:
+			*dst = frame[start:s.I]
+		case known:
+			return false // a known field in another spelling
+		}
+		s.Space()
+		if s.Eat('}') {
+			return s.End()
+		}
+		if !s.Eat(',') {
+			return false
+		}
+		s.Space()
+	}
+}
+
+// field returns where the value of key goes, or nil; known reports whether
+// key names a field in any letter case.
+func (raw *rawRequest) field(key []byte) (dst *json.RawMessage, known bool) {
+	switch string(key) {
+	case "type":
+		return &raw.Type, true
+	case "messageID":
+		return &raw.MessageID, true
+	case "username":
+		return &raw.Username, true
+	case "password":
+		return &raw.Password, true
+	case "chatname":
+		return &raw.Chatname, true
+	case "content":
+		return &raw.Content, true
+	case "recipient":
+		return &raw.Recipient, true
+	case "recipients":
+		return &raw.Recipients, true
+	case "since":
+		return &raw.Since, true
+	case "before":
+		return &raw.Before, true
+	case "after":
+		return &raw.After, true
+	case "limit":
+		return &raw.Limit, true
+	}
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return nil, true // Unicode folding: leave it to encoding/json
+		}
+	}
+	for _, name := range [...]string{"type", "messageID", "username", "password", "chatname", "content",
+		"recipient", "recipients", "since", "before", "after", "limit"} {
+		if bytes.EqualFold(key, []byte(name)) {
+			return nil, true
+		}
+	}
+	return nil, false
 }

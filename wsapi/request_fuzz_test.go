@@ -1,6 +1,7 @@
 package wsapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
@@ -23,10 +24,30 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"type":`,
 		"\xff\xfe",
 		``,
+		`{"Type":"ClientListRequest"}`,
+		` { "type" : "GroupMessageRequest" , "chatname" : "a\"b" , "content" : "x" , "x" : [1,{"y":null}] } `,
+		`{"type":"ClientListRequest","type":"RegisterRequest","username":null}`,
+		`{"type":"ClientListRequest"} x`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
+		// The scan must agree with encoding/json whenever it answers.
+		var scanned, reference rawRequest
+		if utf8.Valid(frame) && scanRequest(frame, &scanned) {
+			if err := json.Unmarshal(frame, &reference); err != nil {
+				t.Fatalf("scan accepted what encoding/json refuses: %v", err)
+			}
+			a, b := [...]json.RawMessage{scanned.Type, scanned.MessageID, scanned.Username, scanned.Password, scanned.Chatname,
+				scanned.Content, scanned.Recipient, scanned.Recipients, scanned.Since, scanned.Before, scanned.After, scanned.Limit},
+				[...]json.RawMessage{reference.Type, reference.MessageID, reference.Username, reference.Password, reference.Chatname,
+					reference.Content, reference.Recipient, reference.Recipients, reference.Since, reference.Before, reference.After, reference.Limit}
+			for i := range a {
+				if isPresent(a[i]) != isPresent(b[i]) || isPresent(a[i]) && !bytes.Equal(a[i], b[i]) {
+					t.Fatalf("field %d: scan %q, encoding/json %q", i, a[i], b[i])
+				}
+			}
+		}
 		r := decodeRequest(frame, DefaultMaxContentBytes)
 		if r.err == nil {
 			switch r.kind {
