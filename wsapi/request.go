@@ -280,24 +280,7 @@ func unmarshalRequest(frame []byte, raw *rawRequest) error {
 // would match "Type" to "type"), and reports whether it did.
 func scanRequest(frame []byte, raw *rawRequest) bool {
 	s := jsonscan.Scanner{Data: frame}
-	s.Space()
-	if !s.Eat('{') {
-		return false
-	}
-	s.Space()
-	if s.Eat('}') {
-		return s.End()
-	}
-	for {
-		key, plain, ok := s.Str()
-		if !ok || !plain {
-			return false
-		}
-		s.Space()
-		if !s.Eat(':') {
-			return false
-		}
-		s.Space()
+	return s.Object(func(key []byte) bool {
 		start := s.I
 		if !s.Skip(0) {
 			return false
@@ -309,15 +292,8 @@ func scanRequest(frame []byte, raw *rawRequest) bool {
 		case known:
 			return false // a known field in another spelling
 		}
-		s.Space()
-		if s.Eat('}') {
-			return s.End()
-		}
-		if !s.Eat(',') {
-			return false
-		}
-		s.Space()
-	}
+		return true
+	})
 }
 
 // field returns where the value of key goes, or nil; known reports whether

@@ -281,3 +281,41 @@ func (s *Scanner) skipContainer(closing byte, depth int) bool {
 		s.Space()
 	}
 }
+
+// Object reads a whole JSON object from Data at I, with nothing but
+// whitespace after it. For each member it calls value with the member's
+// key, the scanner at the member's value, which value must consume. Keys
+// must be plain (no escapes: an escaped key could spell any name). It
+// reports false if Data is not such an object or value returns false.
+func (s *Scanner) Object(value func(key []byte) bool) bool {
+	s.Space()
+	if !s.Eat('{') {
+		return false
+	}
+	s.Space()
+	if s.Eat('}') {
+		return s.End()
+	}
+	for {
+		key, plain, ok := s.Str()
+		if !ok || !plain {
+			return false
+		}
+		s.Space()
+		if !s.Eat(':') {
+			return false
+		}
+		s.Space()
+		if !value(key) {
+			return false
+		}
+		s.Space()
+		if s.Eat('}') {
+			return s.End()
+		}
+		if !s.Eat(',') {
+			return false
+		}
+		s.Space()
+	}
+}

@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"math/bits"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,32 @@ func TestSpecial(t *testing.T) {
 					check(word)
 				}
 			}
+		}
+	}
+}
+
+func TestScanner_Object(t *testing.T) {
+	tests := []struct {
+		in   string
+		keys string
+		ok   bool
+	}{
+		{`{}`, "", true},
+		{` { "a" : 1 , "b":[2,{"c":3}] } `, "a,b", true},
+		{`{"a":1}x`, "a", false},
+		{`{"a\u0062":1}`, "", false},
+		{`{"a":1,}`, "a", false},
+		{`[1]`, "", false},
+	}
+	for _, tt := range tests {
+		s := Scanner{Data: []byte(tt.in)}
+		var keys []string
+		ok := s.Object(func(key []byte) bool {
+			keys = append(keys, string(key))
+			return s.Skip(0)
+		})
+		if ok != tt.ok || strings.Join(keys, ",") != tt.keys {
+			t.Errorf("Object(%s) = %v with keys %q, want %v with %q", tt.in, ok, keys, tt.ok, tt.keys)
 		}
 	}
 }

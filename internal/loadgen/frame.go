@@ -70,37 +70,7 @@ func decodeFrame(data []byte, f *frame) error {
 func scanFrame(data []byte, f *frame) bool {
 	*f = frame{}
 	s := jsonscan.Scanner{Data: data}
-	s.Space()
-	if !s.Eat('{') {
-		return false
-	}
-	s.Space()
-	if s.Eat('}') {
-		return s.End()
-	}
-	for {
-		key, plain, ok := s.Str()
-		if !ok || !plain {
-			// An escaped key could spell a field name.
-			return false
-		}
-		s.Space()
-		if !s.Eat(':') {
-			return false
-		}
-		s.Space()
-		if !field(&s, key, f) {
-			return false
-		}
-		s.Space()
-		if s.Eat('}') {
-			return s.End()
-		}
-		if !s.Eat(',') {
-			return false
-		}
-		s.Space()
-	}
+	return s.Object(func(key []byte) bool { return field(&s, key, f) })
 }
 
 // field reads key's value into f, or skips it if f has no such field.
