@@ -47,18 +47,21 @@ type client struct {
 	// Owned by the sequencer:
 	user     string // the registered username
 	detached bool   // a detached answer is running (history.go)
+	queued   bool   // frames queued in this batch, writer not yet woken
 	held     []held // frames and answers held back behind it
 }
 
 // closeTooSlow closes a client that does not read its frames.
 const closeTooSlow = websocket.CloseTryAgainLater
 
-// enqueue queues a frame without blocking. A client whose queue is full is
-// too slow to keep up: it is closed with 1013 so that it delays nobody.
-// It reports whether the frame was queued.
+// enqueue queues a frame without blocking and without waking the writer:
+// the sequencer wakes each connection once, after the whole batch is
+// queued, so that a batch's frames for one client go out in one system
+// call rather than one each. A client whose queue is full is too slow to
+// keep up: it is closed with 1013 so that it delays nobody. It reports
+// whether the frame was queued.
 func (c *client) enqueue(b []byte) bool {
 	if c.out.push(b) {
-		c.wake()
 		return true
 	}
 	c.close(closeTooSlow, "too slow: outbound queue full", false)

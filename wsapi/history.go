@@ -53,7 +53,22 @@ func (q *sequencer) send(c *client, b []byte) {
 	}
 	if !c.enqueue(b) {
 		q.dropSlow(c)
+		return
 	}
+	if !c.queued {
+		c.queued = true
+		q.queued = append(q.queued, c)
+	}
+}
+
+// wake starts the writers of the connections that frames were queued for.
+func (q *sequencer) wake() {
+	for i, c := range q.queued {
+		c.queued = false
+		c.wake()
+		q.queued[i] = nil
+	}
+	q.queued = q.queued[:0]
 }
 
 // detach runs j for c after c's frames queued so far.

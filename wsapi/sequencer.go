@@ -53,6 +53,7 @@ type sequencer struct {
 	data    [][]byte
 	pending map[receiptKey]int // events in the batch by their request's messageID
 	barrier bool               // an event in the batch changes what later requests may do
+	queued  []*client          // connections with frames queued and writers not woken
 
 	stats commitStats
 }
@@ -175,6 +176,7 @@ func (q *sequencer) propose(c *client, r *request, p projection.Payload, barrier
 // state, and then walks the steps in order: answers, deliveries, closes.
 func (q *sequencer) flush() {
 	defer func() {
+		q.wake()
 		q.s.Metrics.Online.Set(float64(len(q.online)))
 		clear(q.steps)
 		clear(q.events)
