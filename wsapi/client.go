@@ -44,6 +44,10 @@ type client struct {
 	closeText string // idem
 	drain     bool   // idem: write what is queued before closing
 
+	// Owned by the reader:
+	limiter *rate.Limiter // nil without a rate limit
+	refused int           // requests refused for the rate since the last one accepted
+
 	// Owned by the sequencer:
 	user     string // the registered username
 	detached bool   // a detached answer is running (history.go)
@@ -88,57 +92,113 @@ func (c *client) close(code int, text string, drain bool) {
 
 // readPump reads frames and passes them to the sequencer in order, then,
 // when the connection ends, tells the sequencer it is gone.
+//
+// An idle connection is this goroutine parked, so it parks with a small
+// stack: it waits for data in batchConn.await, which needs little stack,
+// and reads frames through gorilla (which needs more) only once data has
+// come. When everything received has been read, it goes on in a new
+// goroutine, whose stack has not grown, and this one ends: an idle
+// connection holds a goroutine of the smallest stack whatever it did
+// before. Pongs to the server's pings arrive on idle connections; await
+// takes them itself rather than wake gorilla's reader for them.
 func (s *Server) readPump(c *client) {
-	defer s.pumps.Done()
-	defer close(c.readerDone)
-	defer func() { s.ops <- goneOp{c: c} }()
-
-	c.conn.SetReadLimit(s.MaxFrameBytes)
-	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
-	c.conn.SetPongHandler(func(string) error {
-		if s.closing.Load() {
-			return nil
-		}
-		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	var limiter *rate.Limiter
-	if s.RateLimit > 0 {
-		limiter = rate.NewLimiter(rate.Limit(s.RateLimit), max(s.RateBurst, 1))
+	for c.batch.await() {
+		s.ponged(c)
 	}
-	refused := 0 // requests refused for the rate since the last one accepted
+	if s.readMessages(c) {
+		go s.readPump(c)
+	}
+}
+
+// readMessages reads frames and passes them on until all that was received
+// is read (true), or the connection ends (false).
+//
+//go:noinline
+func (s *Server) readMessages(c *client) bool {
 	for {
 		kind, data, err := c.conn.ReadMessage()
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				// gorilla has sent the close frame (1009).
-				s.Logger.Info("connection closed: frame too large", "conn", c.id, "max", s.MaxFrameBytes)
-				c.linger()
-			} else if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-				s.Logger.Debug("read failed", "conn", c.id, "err", err)
-			}
-			return
+			s.readFailed(c, err)
+			s.endReading(c)
+			return false
 		}
-		var r *request
-		if kind != websocket.TextMessage {
-			r = &request{err: reasonf(ErrBadRequest, "binary frames are not supported; send JSON text frames")}
-		} else {
-			r = decodeRequest(data, s.MaxContentBytes)
+		if !s.readFrame(c, kind, data) {
+			s.endReading(c)
+			return false
 		}
-		if limiter != nil && !limiter.AllowN(s.Now(), 1) {
-			if refused++; refused > maxRefused {
-				s.Logger.Warn("connection closed: kept flooding", "conn", c.id, "refused", refused)
-				c.close(websocket.ClosePolicyViolation, "rate limit exceeded", true)
-				c.linger()
-				return
-			}
-			r.err = reasonf(ErrRateLimited, "too many requests: slow down to %g per second", s.RateLimit)
-		} else {
-			refused = 0
-			s.checkPassword(r)
+		if c.batch.idle() {
+			return true
 		}
-		c.pending <- struct{}{}
-		s.ops <- requestOp{c: c, r: r}
 	}
+}
+
+// endReading tells the sequencer that c's reader has stopped.
+func (s *Server) endReading(c *client) {
+	s.ops <- goneOp{c: c}
+	close(c.readerDone)
+	s.pumps.Done()
+}
+
+// startReading sets c's read limit, deadline, pong handler and rate limiter.
+func (s *Server) startReading(c *client) {
+	c.conn.SetReadLimit(s.MaxFrameBytes)
+	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	c.conn.SetPongHandler(func(string) error {
+		s.ponged(c)
+		return nil
+	})
+	if s.RateLimit > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), max(s.RateBurst, 1))
+	}
+}
+
+// ponged extends c's read deadline for a pong, unless the server is
+// shutting down (Shutdown has set the deadline to unblock the reader).
+func (s *Server) ponged(c *client) {
+	if !s.closing.Load() {
+		_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	}
+}
+
+// readFailed logs why c's reads ended.
+//
+//go:noinline
+func (s *Server) readFailed(c *client, err error) {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// gorilla has sent the close frame (1009).
+		s.Logger.Info("connection closed: frame too large", "conn", c.id, "max", s.MaxFrameBytes)
+		c.linger()
+	} else if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+		s.Logger.Debug("read failed", "conn", c.id, "err", err)
+	}
+}
+
+// readFrame decodes a frame, applies the rate limit and passes the request
+// to the sequencer. It reports false when the connection is to close.
+//
+//go:noinline
+func (s *Server) readFrame(c *client, kind int, data []byte) bool {
+	var r *request
+	if kind != websocket.TextMessage {
+		r = &request{err: reasonf(ErrBadRequest, "binary frames are not supported; send JSON text frames")}
+	} else {
+		r = decodeRequest(data, s.MaxContentBytes)
+	}
+	if c.limiter != nil && !c.limiter.AllowN(s.Now(), 1) {
+		if c.refused++; c.refused > maxRefused {
+			s.Logger.Warn("connection closed: kept flooding", "conn", c.id, "refused", c.refused)
+			c.close(websocket.ClosePolicyViolation, "rate limit exceeded", true)
+			c.linger()
+			return false
+		}
+		r.err = reasonf(ErrRateLimited, "too many requests: slow down to %g per second", s.RateLimit)
+	} else {
+		c.refused = 0
+		s.checkPassword(r)
+	}
+	c.pending <- struct{}{}
+	s.ops <- requestOp{c: c, r: r}
+	return true
 }
 
 // lingerWait bounds how long a closing connection waits for the client's

@@ -1,8 +1,10 @@
 package wsapi_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -141,6 +143,71 @@ func TestServer_BadFrames(t *testing.T) {
 		c.send(msg{"type": "ClientListRequest"})
 		c.expect("ClientListResponse", 200)
 	}
+}
+
+// TestServer_ControlFrames sends pongs between requests, whole and split
+// across writes: the server takes them silently and answers the requests
+// around them in order. A ping gets its pong.
+func TestServer_ControlFrames(t *testing.T) {
+	l, _ := mustOpenLog(t)
+	ts := startServer(t, l)
+	c := register(t, ts, "ann")
+	pongs := make(chan string, 1)
+	c.ws.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	// A client's frame with a zero mask, which leaves the payload as is.
+	frame := func(first byte, payload string) []byte {
+		return append([]byte{first, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	}
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	request := frame(0x81, `{"type":"ClientListRequest"}`)
+	pong := frame(0x8A, "abc")
+	// Each write is followed by the answers to the requests in it, so that
+	// the next write finds the server idle or, after a split frame, not.
+	tests := []struct {
+		name    string
+		writes  [][]byte
+		answers []int
+	}{
+		{"pong", [][]byte{frame(0x8A, ""), request}, []int{0, 1}},
+		{"pong with payload", [][]byte{pong, request}, []int{0, 1}},
+		{"pong and request at once", [][]byte{join(pong, request)}, []int{1}},
+		{"request and pong at once", [][]byte{join(request, pong), request}, []int{1, 1}},
+		{"pong split", [][]byte{pong[:3], join(pong[3:], request)}, []int{0, 1}},
+		{"pong split in its header", [][]byte{pong[:1], join(pong[1:], request)}, []int{0, 1}},
+		{"pong split after a request", [][]byte{join(request, pong[:4]), join(pong[4:], request)}, []int{1, 1}},
+		{"many pongs", [][]byte{bytes.Repeat(pong, 100), request}, []int{0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i, w := range tt.writes {
+				if _, err := c.ws.NetConn().Write(w); err != nil {
+					t.Fatal(err)
+				}
+				for range tt.answers[i] {
+					c.expect("ClientListResponse", 200)
+				}
+			}
+			c.expectNothingQueued()
+		})
+	}
+	t.Run("ping", func(t *testing.T) {
+		if err := c.ws.WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(waitFor)); err != nil {
+			t.Fatal(err)
+		}
+		c.send(msg{"type": "ClientListRequest", "messageID": "after"})
+		// The client's reader runs the pong handler.
+		if m := c.expect("ClientListResponse", 200); m["messageID"] != "after" {
+			t.Fatalf("got %v", m)
+		}
+		select {
+		case got := <-pongs:
+			if got != "hello" {
+				t.Errorf("pong %q, want hello", got)
+			}
+		case <-time.After(waitFor):
+			t.Fatal("no pong")
+		}
+	})
 }
 
 func TestServer_GroupMessageInit(t *testing.T) {

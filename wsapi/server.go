@@ -64,7 +64,9 @@ type Server struct {
 	// Log stores the events; State must already reflect all of it (Rebuild).
 	Log   Log
 	State *projection.State
-	// Upgrader upgrades HTTP requests; its CheckOrigin decides origins.
+	// Upgrader upgrades HTTP requests; its CheckOrigin decides origins. Its
+	// ReadBufferSize is ignored: the server buffers reads only while a
+	// connection has unread data (batchConn).
 	Upgrader websocket.Upgrader
 	Logger   *slog.Logger
 
@@ -96,7 +98,7 @@ type Server struct {
 	Metrics *Metrics
 
 	hashing chan struct{} // bounds concurrent password hashing (memory)
-	batches *sync.Pool    // write buffers of busy connections (batchConn)
+	buffers *buffers      // read and write buffers of busy connections (batchConn)
 	conns   atomic.Int64  // open and opening connections
 
 	stateMu sync.RWMutex // guards State: the sequencer writes, readers read
@@ -136,7 +138,8 @@ func (s *Server) Start() {
 		s.Metrics = NewMetrics(nil)
 	}
 	s.hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
-	s.batches = newBatchPool()
+	s.buffers = newBuffers()
+	s.Upgrader.ReadBufferSize = 0 // gorilla then reads through batchConn.br
 	s.ops = make(chan op, s.MaxBatch)
 	s.stop = make(chan struct{})
 	s.stopped = make(chan struct{})
@@ -172,7 +175,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.pumps.Add(2)
 	s.mu.Unlock()
-	hj := &hijacker{ResponseWriter: w, pool: s.batches}
+	hj := &hijacker{ResponseWriter: w, pools: s.buffers}
 	conn, err := s.Upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		// The upgrader has already answered with an HTTP error.
@@ -198,6 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Metrics.Connections.Inc()
 	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
 	c.ping = time.AfterFunc(pingPeriod, c.sendPing)
+	s.startReading(c)
 	go s.readPump(c)
 }
 

@@ -134,7 +134,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		Log:   l,
 		State: state,
 		Upgrader: websocket.Upgrader{
-			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
 			CheckOrigin:     wsapi.OriginPolicy(splitList(*origins)),

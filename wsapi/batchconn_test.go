@@ -1,0 +1,114 @@
+package wsapi
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"testing"
+	"time"
+)
+
+// mustConnPair returns the two ends of a real loopback TCP connection, the
+// server's end as a batchConn with gorilla's reader.
+func mustConnPair(t *testing.T) (*batchConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	b := newBatchConn(server, newBuffers())
+	b.br = bufio.NewReaderSize(b, gorillaReadSize)
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return b, client
+}
+
+// clientFrame is a client's frame with a zero mask, which leaves the
+// payload as it is.
+func clientFrame(first byte, payload string) []byte {
+	return append([]byte{first, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+}
+
+func TestBatchConn_Await(t *testing.T) {
+	pong := clientFrame(0x8A, "")
+	text := clientFrame(0x81, "x")
+	tests := []struct {
+		name  string
+		sent  []byte
+		pongs int    // awaits that drop a pong
+		left  []byte // then left for gorilla
+	}{
+		{"pong", pong, 1, nil},
+		{"pong with payload", clientFrame(0x8A, "keepalive"), 1, nil},
+		{"two pongs", append(append([]byte{}, pong...), pong...), 2, nil},
+		{"pong then text", append(append([]byte{}, pong...), text...), 1, text},
+		{"text", text, 0, text},
+		{"text then pong", append(append([]byte{}, text...), pong...), 0, append(append([]byte{}, text...), pong...)},
+		{"part of a pong", pong[:3], 0, pong[:3]},
+		{"unmasked pong", []byte{0x8A, 0}, 0, []byte{0x8A, 0}},
+		{"pong without FIN", clientFrame(0x0A, ""), 0, clientFrame(0x0A, "")},
+		{"pong with extended length", []byte{0x8A, 0x80 | 126, 0, 0, 0, 0, 0, 0}, 0, []byte{0x8A, 0x80 | 126, 0, 0, 0, 0, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, client := mustConnPair(t)
+			if !b.idle() {
+				t.Fatal("a new connection is not idle")
+			}
+			if _, err := client.Write(tt.sent); err != nil {
+				t.Fatal(err)
+			}
+			pongs := 0
+			for b.await() {
+				pongs++
+				if b.rbuf == nil {
+					break // nothing left: the next await would wait
+				}
+			}
+			if pongs != tt.pongs {
+				t.Errorf("await dropped %d pongs, want %d", pongs, tt.pongs)
+			}
+			if tt.left == nil {
+				if !b.idle() {
+					t.Errorf("not idle after the pongs, %d bytes left", b.rend-b.roff)
+				}
+				return
+			}
+			if b.idle() {
+				t.Error("idle with data left for gorilla")
+			}
+			got := make([]byte, len(tt.left))
+			if _, err := b.br.Read(got); err != nil || !bytes.Equal(got, tt.left) {
+				t.Errorf("gorilla reads %x, %v; want %x", got, err, tt.left)
+			}
+			if !b.idle() {
+				t.Error("not idle once gorilla has read everything")
+			}
+		})
+	}
+}
+
+// TestBatchConn_Await_Closed checks that the end of the connection reaches
+// gorilla's next read.
+func TestBatchConn_Await_Closed(t *testing.T) {
+	b, client := mustConnPair(t)
+	client.Close()
+	if b.await() {
+		t.Fatal("await reported a pong on a closed connection")
+	}
+	if b.idle() {
+		t.Error("idle with an error to report")
+	}
+	if _, err := b.br.ReadByte(); err == nil {
+		t.Error("read after the client closed: no error")
+	}
+}
