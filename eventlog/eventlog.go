@@ -207,6 +207,11 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 	}
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(migrations.EventsBucket))
+		// Keys only ever grow, so a page that splits will never get
+		// another key: fill it. At bbolt's default of half, every page of
+		// the log would stay half empty, for twice the file, the pages
+		// written per commit and the pages read at start-up.
+		b.FillPercent = 1.0
 		for i, d := range data {
 			if err := b.Put(ids[i][:], d); err != nil {
 				return err

@@ -623,3 +623,45 @@ func TestLog_Get(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// TestLog_Append_PagesFull checks that appends fill the log's pages: its
+// keys only grow, so a half-filled page would stay half empty.
+func TestLog_Append_PagesFull(t *testing.T) {
+	for _, batch := range []int{1, 100} {
+		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "chateau.db")
+			l, _, err := eventlog.Open(path, eventlog.Options{UnsafeNoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := make([][]byte, batch)
+			for i := range data {
+				data[i] = bytes.Repeat([]byte{'x'}, 100)
+			}
+			for n := 0; n < 5000; n += batch {
+				if _, err := l.Append(data...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			err = db.View(func(tx *bolt.Tx) error {
+				s := tx.Bucket([]byte(migrations.EventsBucket)).Stats()
+				if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < 0.9 {
+					t.Errorf("leaf pages %.0f%% full (%d of %d bytes in %d pages), want at least 90%%",
+						fill*100, s.LeafInuse, s.LeafAlloc, s.LeafPageN)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
