@@ -178,12 +178,14 @@ func (s *Server) readFailed(c *client, err error) {
 //
 //go:noinline
 func (s *Server) readFrame(c *client, kind int, data []byte) bool {
+	received := time.Now()
 	var r *request
 	if kind != websocket.TextMessage {
 		r = &request{err: reasonf(ErrBadRequest, "binary frames are not supported; send JSON text frames")}
 	} else {
 		r = decodeRequest(data, s.MaxContentBytes)
 	}
+	r.received = received
 	if c.limiter != nil && !c.limiter.AllowN(s.Now(), 1) {
 		if c.refused++; c.refused > maxRefused {
 			s.Logger.Warn("connection closed: kept flooding", "conn", c.id, "refused", c.refused)

@@ -9,7 +9,8 @@ import (
 type Metrics struct {
 	Connections     prometheus.Gauge
 	Online          prometheus.Gauge
-	Requests        *prometheus.CounterVec // by request type and status
+	Requests        *prometheus.CounterVec   // by request type and status
+	RequestSeconds  *prometheus.HistogramVec // by request type
 	Events          prometheus.Counter
 	BatchEvents     prometheus.Histogram
 	CommitSeconds   prometheus.Histogram
@@ -31,6 +32,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chateau_requests_total", Help: "Requests answered, by type and status.",
 		}, []string{"type", "status"}),
+		RequestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chateau_request_duration_seconds",
+			Help:    "Time from reading a request to answering it: the wait for the sequencer, the commit, the fan-out before it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}, []string{"type"}),
 		Events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chateau_events_appended_total", Help: "Events appended to the log.",
 		}),
@@ -53,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.Online, m.Requests, m.Events, m.BatchEvents, m.CommitSeconds,
+		reg.MustRegister(m.Connections, m.Online, m.Requests, m.RequestSeconds, m.Events, m.BatchEvents, m.CommitSeconds,
 			m.Deliveries, m.SlowDisconnects, m.ReplaySeconds)
 	}
 	return m

@@ -3,6 +3,7 @@ package wsapi
 import (
 	"bytes"
 	"encoding/json"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chateau/chateau/internal/jsonscan"
@@ -37,6 +38,7 @@ const (
 // frame whose type is known but whose fields are bad keeps the error in err,
 // so that an unregistered connection still gets 301 first.
 type request struct {
+	received  time.Time       // when the reader had the frame
 	kind      string          // the "type", if it is a known request type
 	messageID json.RawMessage // echoed in every direct answer
 	err       error           // decoding error, answered as-is

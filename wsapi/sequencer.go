@@ -211,6 +211,7 @@ func (q *sequencer) flush() {
 			q.s.stateMu.Unlock()
 		}
 	}
+	now := time.Now()
 	for _, st := range q.steps {
 		if st.r != nil {
 			<-st.c.pending // the request is answered below
@@ -218,7 +219,9 @@ func (q *sequencer) flush() {
 			if st.event >= 0 && !stored {
 				status = StatusInternal
 			}
-			q.s.Metrics.Requests.WithLabelValues(requestLabel(st.r.kind), strconv.Itoa(status)).Inc()
+			label := requestLabel(st.r.kind)
+			q.s.Metrics.Requests.WithLabelValues(label, strconv.Itoa(status)).Inc()
+			q.s.Metrics.RequestSeconds.WithLabelValues(label).Observe(now.Sub(st.r.received).Seconds())
 		}
 		switch {
 		case st.gone:

@@ -49,6 +49,8 @@ func TestE2E_HealthAndMetrics(t *testing.T) {
 		"chateau_events_appended_total 1",
 		"chateau_commit_batch_events_bucket",
 		"chateau_commit_duration_seconds_bucket",
+		`chateau_request_duration_seconds_count{type="ClientListRequest"} 1`,
+		`chateau_request_duration_seconds_count{type="RegisterRequest"} 1`,
 		"chateau_deliveries_total 0",
 		"chateau_slow_client_disconnects_total 0",
 		"chateau_startup_replay_seconds",
