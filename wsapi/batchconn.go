@@ -88,15 +88,16 @@ func (b *batchConn) Read(p []byte) (int, error) {
 	if b.raw == nil {
 		return b.Conn.Read(p)
 	}
-	if b.rbuf == nil {
+	if b.rbuf == nil && b.rerr == nil {
 		if err := b.raw.Read(b.readFD); err != nil {
-			return 0, err
+			b.rerr = err
 		}
-		if b.rerr != nil {
-			err := b.rerr
-			b.rerr = nil
-			return 0, err
-		}
+	}
+	if b.rbuf == nil {
+		// Reported once: a read after a deadline may succeed (linger).
+		err := b.rerr
+		b.rerr = nil
+		return 0, err
 	}
 	n := copy(p, (*b.rbuf)[b.roff:b.rend])
 	b.consume(n)

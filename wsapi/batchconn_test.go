@@ -3,6 +3,7 @@ package wsapi
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -110,5 +111,29 @@ func TestBatchConn_Await_Closed(t *testing.T) {
 	}
 	if _, err := b.br.ReadByte(); err == nil {
 		t.Error("read after the client closed: no error")
+	}
+}
+
+// TestBatchConn_Read_AfterDeadline checks that a read error is reported
+// once: after a deadline passes, a read with a new deadline gets the data
+// (a closing connection lingers that way).
+func TestBatchConn_Read_AfterDeadline(t *testing.T) {
+	b, client := mustConnPair(t)
+	_ = b.SetReadDeadline(time.Now().Add(-time.Second))
+	if b.await() {
+		t.Fatal("await reported a pong")
+	}
+	var ne net.Error
+	if _, err := b.Read(make([]byte, 8)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read past the deadline: %v, want a timeout", err)
+	}
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := client.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 8)
+	n, err := b.Read(got)
+	if err != nil || string(got[:n]) != "late" {
+		t.Fatalf("read with a new deadline: %q, %v; want \"late\"", got[:n], err)
 	}
 }
