@@ -105,8 +105,8 @@ func (b *batchConn) Read(p []byte) (int, error) {
 }
 
 // readFrom is called by the runtime's poller with the socket; it returns
-// false to wait until the socket is readable. It takes a buffer only for a
-// read that finds data, and sets rbuf or rerr.
+// false to wait until the socket is readable. It keeps the pooled buffer
+// only if the read finds data, and then sets rbuf; or it sets rerr.
 func (b *batchConn) readFrom(fd uintptr) bool {
 	buf := b.pools.read.Get().(*[]byte)
 	n, again, err := readRaw(fd, *buf)
@@ -128,20 +128,20 @@ func (b *batchConn) readFrom(fd uintptr) bool {
 
 // await parks until the socket has data and reads it, or keeps the error
 // for the next Read. It must be called only when idle, so that the data
-// starts a frame: if that frame is a complete pong, await drops it and
-// reports true, and the caller extends its read deadline and waits again.
-// Without the raw socket or br it returns false at once, and the reader
-// always reads through gorilla.
-func (b *batchConn) await() (pong bool) {
+// starts a frame. It reports the complete pongs it dropped from the start
+// of the data (dropPongs); after any, the caller extends its read deadline
+// and, if idle again, waits again. Without the raw socket or br it returns
+// 0 at once, and the reader always reads through gorilla.
+func (b *batchConn) await() (pongs int) {
 	if b.raw == nil || b.br == nil {
-		return false
+		return 0
 	}
 	if b.rbuf == nil && b.rerr == nil {
 		if err := b.raw.Read(b.readFD); err != nil {
 			b.rerr = err
 		}
 	}
-	return b.dropPong()
+	return b.dropPongs()
 }
 
 // idle reports whether gorilla has read every byte received so far; after
@@ -150,25 +150,51 @@ func (b *batchConn) idle() bool {
 	return b.raw != nil && b.br != nil && b.rbuf == nil && b.rerr == nil && b.br.Buffered() == 0
 }
 
-// dropPong drops the pong frame that starts the buffered data, if it is
-// all there (RFC 6455 5.2, 5.5.3: a client's frames are masked, a control
-// frame's payload is at most 125 bytes). Anything else, including a pong
-// gorilla would refuse, is left for gorilla.
-func (b *batchConn) dropPong() bool {
-	if b.rbuf == nil {
-		return false
+// dropPongs drops the complete pong frames at the start of what was
+// received and not yet read, in br or else in rbuf, and returns how many.
+// It must be called only at a frame boundary: at the start, or after
+// gorilla returned a whole message. It never reads the socket. Pongs are
+// what an idle connection receives; left to gorilla, the reader would
+// wait for the next message inside gorilla's read, on a grown stack.
+func (b *batchConn) dropPongs() (pongs int) {
+	if b.br == nil {
+		return 0
 	}
-	p := (*b.rbuf)[b.roff:b.rend]
+	for {
+		if n := b.br.Buffered(); n > 0 {
+			p, _ := b.br.Peek(n) // buffered: no read
+			size := pongSize(p)
+			if size == 0 {
+				return pongs
+			}
+			_, _ = b.br.Discard(size)
+		} else if b.rbuf != nil {
+			size := pongSize((*b.rbuf)[b.roff:b.rend])
+			if size == 0 {
+				return pongs
+			}
+			b.consume(size)
+		} else {
+			return pongs
+		}
+		pongs++
+	}
+}
+
+// pongSize returns the size of the client's pong frame that starts p, or 0
+// if p does not start with a whole one (RFC 6455 5.2, 5.5.3: FIN and no
+// extension bits, masked, a control frame's payload at most 125 bytes).
+// Anything else, including a pong gorilla would refuse, is left to gorilla.
+func pongSize(p []byte) int {
 	const finPong, masked = 0x8A, 0x80
 	if len(p) < 2 || p[0] != finPong || p[1]&masked == 0 || p[1]&^masked > 125 {
-		return false
+		return 0
 	}
 	n := 2 + 4 + int(p[1]&^masked)
 	if len(p) < n {
-		return false
+		return 0
 	}
-	b.consume(n)
-	return true
+	return n
 }
 
 // consume drops n read bytes, and the buffer once it is empty.
@@ -231,6 +257,11 @@ const batchSize = 16 << 10
 
 // hijacker hands gorilla's Upgrade a batchConn in place of the hijacked
 // connection, with br in place of its reader, and keeps it for the caller.
+// gorilla (v1.5.3) reads through the hijacked reader when the Upgrader's
+// ReadBufferSize is 0 and the reader is larger than 256 bytes; if it ever
+// read through a buffer of its own, idle could not see the bytes in it
+// and a request behind a pong would wait for more data:
+// TestServer_ControlFrames ("request and pong at once") would fail.
 type hijacker struct {
 	http.ResponseWriter
 	pools *buffers

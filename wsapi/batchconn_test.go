@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -69,11 +70,12 @@ func TestBatchConn_Await(t *testing.T) {
 				t.Fatal(err)
 			}
 			pongs := 0
-			for b.await() {
-				pongs++
-				if b.rbuf == nil {
-					break // nothing left: the next await would wait
+			for b.rbuf != nil || pongs == 0 {
+				n := b.await()
+				if n == 0 {
+					break
 				}
+				pongs += n // and with nothing left, the next await would wait
 			}
 			if pongs != tt.pongs {
 				t.Errorf("await dropped %d pongs, want %d", pongs, tt.pongs)
@@ -98,12 +100,58 @@ func TestBatchConn_Await(t *testing.T) {
 	}
 }
 
+// TestBatchConn_DropPongs checks that pongs received with a message are
+// dropped once gorilla has read the message, wherever they are buffered.
+func TestBatchConn_DropPongs(t *testing.T) {
+	pong := clientFrame(0x8A, "abc")
+	text := clientFrame(0x81, "hello")
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name  string
+		sent  []byte
+		pongs int
+		idle  bool
+	}{
+		{"text then pong", join(text, pong), 1, true},
+		{"text then two pongs", join(text, pong, pong), 2, true},
+		{"text, pong, text", join(text, pong, text), 1, false},
+		{"text then part of a pong", join(text, pong[:4]), 0, false},
+		{"text then many pongs", join(text, bytes.Repeat(pong, 20)), 20, true},
+		// br holds what fits of the pongs; the one split between br and
+		// rbuf is left to gorilla.
+		{"text then pongs past br", join(text, bytes.Repeat(pong, 100)), (gorillaReadSize - len(text)) / len(pong), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, client := mustConnPair(t)
+			if _, err := client.Write(tt.sent); err != nil {
+				t.Fatal(err)
+			}
+			if n := b.await(); n != 0 {
+				t.Fatalf("await dropped %d pongs before the message", n)
+			}
+			// Read the message as gorilla would: through br, to its end.
+			got := make([]byte, len(text))
+			if _, err := io.ReadFull(b.br, got); err != nil || !bytes.Equal(got, text) {
+				t.Fatalf("read %x, %v; want %x", got, err, text)
+			}
+			pongs := b.dropPongs()
+			for pongs < tt.pongs && b.rbuf == nil && b.br.Buffered() == 0 {
+				pongs += b.await() // the rest had not arrived with the message
+			}
+			if pongs != tt.pongs || b.idle() != tt.idle {
+				t.Errorf("dropped %d pongs, idle %v; want %d, %v", pongs, b.idle(), tt.pongs, tt.idle)
+			}
+		})
+	}
+}
+
 // TestBatchConn_Await_Closed checks that the end of the connection reaches
 // gorilla's next read.
 func TestBatchConn_Await_Closed(t *testing.T) {
 	b, client := mustConnPair(t)
 	client.Close()
-	if b.await() {
+	if b.await() != 0 {
 		t.Fatal("await reported a pong on a closed connection")
 	}
 	if b.idle() {
@@ -120,7 +168,7 @@ func TestBatchConn_Await_Closed(t *testing.T) {
 func TestBatchConn_Read_AfterDeadline(t *testing.T) {
 	b, client := mustConnPair(t)
 	_ = b.SetReadDeadline(time.Now().Add(-time.Second))
-	if b.await() {
+	if b.await() != 0 {
 		t.Fatal("await reported a pong")
 	}
 	var ne net.Error

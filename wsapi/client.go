@@ -32,7 +32,7 @@ type client struct {
 	// done is closed, once, to make the writer finish and close conn.
 	done   chan struct{}
 	finish sync.Once
-	// readerDone is closed when readPump has returned.
+	// readerDone is closed when the reader has stopped (endReading).
 	readerDone chan struct{}
 	// pending holds a token for each request handed to the sequencer and
 	// not yet answered: a client that pipelines more waits, so that the
@@ -58,18 +58,16 @@ type client struct {
 // closeTooSlow closes a client that does not read its frames.
 const closeTooSlow = websocket.CloseTryAgainLater
 
-// enqueue queues a frame without blocking and without waking the writer:
-// the sequencer wakes each connection once, after the whole batch is
-// queued, so that a batch's frames for one client go out in one system
-// call rather than one each. A client whose queue is full is too slow to
-// keep up: it is closed with 1013 so that it delays nobody. It reports
-// whether the frame was queued.
-func (c *client) enqueue(b []byte) bool {
-	if c.out.push(b) {
-		return true
+// enqueue queues a frame without blocking, and without waking the writer
+// (the sequencer decides when: see sequencer.send). A client whose queue
+// is at its hard limit is too slow to keep up: it is closed with 1013 so
+// that it delays nobody. It reports how many frames are queued and whether
+// b is.
+func (c *client) enqueue(b []byte) (queued int, ok bool) {
+	if queued, ok = c.out.push(b); !ok {
+		c.close(closeTooSlow, "too slow: outbound queue full", false)
 	}
-	c.close(closeTooSlow, "too slow: outbound queue full", false)
-	return false
+	return queued, ok
 }
 
 // close makes writePump send a close frame with code and reason and close
@@ -99,11 +97,16 @@ func (c *client) close(code int, text string, drain bool) {
 // come. When everything received has been read, it goes on in a new
 // goroutine, whose stack has not grown, and this one ends: an idle
 // connection holds a goroutine of the smallest stack whatever it did
-// before. Pongs to the server's pings arrive on idle connections; await
-// takes them itself rather than wake gorilla's reader for them.
+// before. Pongs to the server's pings arrive on idle connections; they are
+// dropped here (batchConn.dropPongs) rather than read through gorilla,
+// which would then wait for the next message inside its read. A ping from
+// the client, or a pong split across reads, still goes through gorilla.
 func (s *Server) readPump(c *client) {
-	for c.batch.await() {
+	for c.batch.await() > 0 {
 		s.ponged(c)
+		if !c.batch.idle() {
+			break
+		}
 	}
 	if s.readMessages(c) {
 		go s.readPump(c)
@@ -125,6 +128,9 @@ func (s *Server) readMessages(c *client) bool {
 		if !s.readFrame(c, kind, data) {
 			s.endReading(c)
 			return false
+		}
+		if c.batch.dropPongs() > 0 {
+			s.ponged(c)
 		}
 		if c.batch.idle() {
 			return true
@@ -153,10 +159,12 @@ func (s *Server) startReading(c *client) {
 }
 
 // ponged extends c's read deadline for a pong, unless the server is
-// shutting down (Shutdown has set the deadline to unblock the reader).
+// shutting down: Shutdown sets closing, then every reader's deadline to
+// now, so a deadline set here after that is put back.
 func (s *Server) ponged(c *client) {
-	if !s.closing.Load() {
-		_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	if s.closing.Load() {
+		_ = c.conn.SetReadDeadline(time.Now())
 	}
 }
 

@@ -51,15 +51,36 @@ func (q *sequencer) send(c *client, b []byte) {
 		c.held = append(c.held, held{frame: b})
 		return
 	}
-	if !c.enqueue(b) {
+	queued, ok := c.enqueue(b)
+	if !ok {
 		q.dropSlow(c)
 		return
 	}
 	if !c.queued {
+		// The batch's first frame for c: if more than SendQueue frames of
+		// earlier batches still wait, c does not keep up. Within a batch
+		// the queue may grow past SendQueue: a batch can bring a member
+		// of a busy chat more frames than that at once.
+		if queued > q.s.SendQueue {
+			c.close(closeTooSlow, "too slow: outbound queue full", false)
+			q.dropSlow(c)
+			return
+		}
 		c.queued = true
 		q.queued = append(q.queued, c)
 	}
+	// The writer starts once the batch is queued, so that a client's
+	// frames of one batch go out in one system call; but a client that
+	// gets many in one batch has its writer started early, to drain while
+	// the rest is queued.
+	if queued >= max(1, q.s.SendQueue/earlyWakeDivisor) {
+		c.wake()
+	}
 }
+
+// earlyWakeDivisor: a client's writer starts before the end of the batch
+// once its queue holds this fraction of SendQueue.
+const earlyWakeDivisor = 16
 
 // wake starts the writers of the connections that frames were queued for.
 func (q *sequencer) wake() {

@@ -7,38 +7,45 @@ import "sync"
 // connection costs little however long the queue may grow, and the writer
 // takes everything queued at once and sends it in one system call.
 //
-// push never blocks (the sequencer must not wait on one client); pushWait
-// blocks, for a connection's own detached work. Any number of goroutines
+// push never blocks (the sequencer must not wait on one client) and fails
+// only at the hard limit; pushWait blocks while the queue holds the soft
+// limit, for a connection's own detached work. Any number of goroutines
 // may push; one goroutine at a time, the writer, takes. The pusher wakes
-// the writer (client.wake).
+// the writer (client.wake), the sequencer once per batch.
 type outbox struct {
-	max   int           // frames queued at most
+	soft  int           // pushWait waits while this many frames are queued
+	hard  int           // push fails with this many queued
 	space chan struct{} // holds a token after the writer took frames
 
 	mu     sync.Mutex
 	frames [][]byte
 }
 
-func newOutbox(max int) *outbox {
-	return &outbox{max: max, space: make(chan struct{}, 1)}
+func newOutbox(soft, hard int) *outbox {
+	return &outbox{soft: soft, hard: hard, space: make(chan struct{}, 1)}
 }
 
-// push queues b and reports whether there was room.
-func (o *outbox) push(b []byte) bool {
+// push queues b below the hard limit and reports whether it did, and how
+// many frames are queued with b.
+func (o *outbox) push(b []byte) (queued int, ok bool) {
+	return o.pushBelow(b, o.hard)
+}
+
+func (o *outbox) pushBelow(b []byte, limit int) (queued int, ok bool) {
 	o.mu.Lock()
-	if len(o.frames) >= o.max {
-		o.mu.Unlock()
-		return false
+	defer o.mu.Unlock()
+	if len(o.frames) >= limit {
+		return len(o.frames), false
 	}
 	o.frames = append(o.frames, b)
-	o.mu.Unlock()
-	return true
+	return len(o.frames), true
 }
 
-// pushWait queues b, waiting for room, and reports false if done is closed
-// first. wake is called after b is queued.
+// pushWait queues b once fewer than the soft limit of frames are queued,
+// and reports false if done is closed first. wake is called after b is
+// queued.
 func (o *outbox) pushWait(b []byte, done <-chan struct{}, wake func()) bool {
-	for !o.push(b) {
+	for _, ok := o.pushBelow(b, o.soft); !ok; _, ok = o.pushBelow(b, o.soft) {
 		select {
 		case <-o.space:
 		case <-done:

@@ -64,9 +64,9 @@ type Server struct {
 	// Log stores the events; State must already reflect all of it (Rebuild).
 	Log   Log
 	State *projection.State
-	// Upgrader upgrades HTTP requests; its CheckOrigin decides origins. Its
-	// ReadBufferSize is ignored: the server buffers reads only while a
-	// connection has unread data (batchConn).
+	// Upgrader upgrades HTTP requests; its CheckOrigin decides origins.
+	// Start sets its ReadBufferSize to 0: the server buffers reads itself,
+	// only while a connection has unread data (batchConn).
 	Upgrader websocket.Upgrader
 	Logger   *slog.Logger
 
@@ -74,9 +74,11 @@ type Server struct {
 	MaxFrameBytes int64
 	// MaxContentBytes refuses (413) a larger "content".
 	MaxContentBytes int
-	// SendQueue is each connection's outbound queue, in frames; a client
-	// whose queue is full is disconnected (1013) rather than slow others.
-	// The queue holds memory only for what is in it.
+	// SendQueue is each connection's outbound queue, in frames: a client
+	// that still has more queued from earlier batches when a new batch
+	// sends it frames is disconnected (1013) rather than slow others. One
+	// batch may add up to MaxBatch and 64 answers more. The queue holds
+	// memory only for what is in it.
 	SendQueue int
 	// MaxBatch bounds the events stored in one log transaction.
 	MaxBatch int
@@ -189,19 +191,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id:    s.nextID.Add(1),
 		conn:  conn,
 		batch: hj.conn,
-		out:   newOutbox(s.SendQueue),
+		out:   newOutbox(s.SendQueue, s.SendQueue+s.MaxBatch+maxPending),
 		done:  make(chan struct{}),
 
 		readerDone: make(chan struct{}),
 		pending:    make(chan struct{}, max(1, min(maxPending, s.SendQueue/4))),
 	}
+	s.startReading(c)
 	s.mu.Lock()
 	s.clients[c] = struct{}{}
+	if s.closing.Load() {
+		// Shutdown began during the upgrade and did not see c: stop its
+		// reader as Shutdown stops the others.
+		_ = c.conn.SetReadDeadline(time.Now())
+	}
 	s.mu.Unlock()
 	s.Metrics.Connections.Inc()
 	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
 	c.ping = time.AfterFunc(pingPeriod, c.sendPing)
-	s.startReading(c)
 	go s.readPump(c)
 }
 

@@ -6,10 +6,12 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// A connection's writer is a goroutine started when frames are queued (or
-// the connection is closing) and gone when the queue is empty: with tens of
-// thousands of idle connections, a parked writer goroutine per connection
-// would be most of the server's memory. Pings come from a timer.
+// A connection's writer is a goroutine started when frames are queued (by
+// the sequencer once per batch, or earlier when the queue grows: see
+// sequencer.send), when a detached answer queues, or when the connection
+// is closing; it is gone when the queue is empty: with tens of thousands
+// of idle connections, a parked writer goroutine per connection would be
+// most of the server's memory. Pings come from a timer.
 
 // wake starts the writer unless one is running.
 func (c *client) wake() {
@@ -72,7 +74,7 @@ func (c *client) writeAll(frames [][]byte) error {
 }
 
 // sendPing pings the client and sets the timer for the next one; the
-// reader's pong handler extends the read deadline.
+// reader extends the read deadline when the pong comes (Server.ponged).
 func (c *client) sendPing() {
 	if isClosed(c.done) {
 		return
