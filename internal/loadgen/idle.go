@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -198,24 +197,4 @@ func ReadRSS(pid int) (int64, error) {
 		return 0, fmt.Errorf("server memory: %w", err)
 	}
 	return 0, fmt.Errorf("server memory: no VmRSS in /proc/%d/status", pid)
-}
-
-// RaiseFileLimit raises this process's soft limit on open files to its
-// hard limit and returns the limit now in force. Each connection is a
-// file; Go does the same at start on Linux, but not every platform or
-// parent process leaves it so.
-func RaiseFileLimit() (uint64, error) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, err
-	}
-	if l.Cur < l.Max {
-		want := l
-		want.Cur = l.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-			return l.Cur, err
-		}
-		l = want
-	}
-	return l.Cur, nil
 }
