@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,9 @@ func (s *Server) Start() {
 
 // ServeHTTP upgrades the request to a WebSocket and serves it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !checkHandshake(w, r) {
+		return
+	}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -210,6 +214,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
 	c.ping = time.AfterFunc(pingPeriod, c.sendPing)
 	go s.readPump(c)
+}
+
+// checkHandshake answers what gorilla (v1.5.3) would accept or answer
+// otherwise, and reports whether the upgrade may go on: RFC 6455 4.2.1
+// requires HTTP/1.1 or later (gorilla upgrades HTTP/1.0), and 4.2.2 answers
+// a version the server does not speak with 426 and the version it does
+// (gorilla answers 400).
+func checkHandshake(w http.ResponseWriter, r *http.Request) bool {
+	if !websocket.IsWebSocketUpgrade(r) {
+		return true // gorilla answers 400
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		http.Error(w, "a WebSocket handshake needs HTTP/1.1 or later", http.StatusBadRequest)
+		return false
+	}
+	if !speaksVersion13(r.Header.Values("Sec-WebSocket-Version")) {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "unsupported WebSocket version: this server speaks version 13", http.StatusUpgradeRequired)
+		return false
+	}
+	return true
+}
+
+// speaksVersion13 reports whether the Sec-WebSocket-Version values name 13.
+func speaksVersion13(values []string) bool {
+	for _, v := range values {
+		for _, token := range strings.Split(v, ",") {
+			if strings.TrimSpace(token) == "13" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Shutdown stops reading from every connection, lets the sequencer store
