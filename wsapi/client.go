@@ -50,6 +50,7 @@ type client struct {
 
 	// Owned by the sequencer:
 	user     string // the registered username
+	wrote    bool   // a request of the batch being filled stores an event (waitsForBatch)
 	detached bool   // a detached answer is running (history.go)
 	queued   bool   // frames queued in this batch, writer not yet woken
 	held     []held // frames and answers held back behind it

@@ -8,6 +8,8 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
+// decide checks r against the connection and the state and either answers
+// it at once or proposes its event.
 func (q *sequencer) decide(c *client, r *request) {
 	switch {
 	case r.kind != "" && r.kind != typeRegister && c.user == "":
@@ -23,12 +25,7 @@ func (q *sequencer) decide(c *client, r *request) {
 	}
 	switch r.kind {
 	case typeRegister:
-		// Deliveries of the batch so far go to whoever is online when it
-		// is flushed: store and send them first, so that a new session
-		// gets nothing before its RegisterResponse.
-		if len(q.steps) > 0 {
-			q.flush()
-		}
+		// First in its batch: see waitsForBatch.
 		q.register(c, r)
 	case typeGroupMessageInit:
 		q.groupMessageInit(c, r)
@@ -62,6 +59,9 @@ func isMessage(kind string) bool {
 	return false
 }
 
+// retried answers r as the request with the same messageID that c's user
+// sent before, if there is one, and reports whether it did. The original
+// answer comes again, and nothing is stored or delivered twice.
 func (q *sequencer) retried(c *client, r *request) bool {
 	if id, ok := q.s.State.Receipt(c.user, string(r.messageID)); ok {
 		// The answer is rebuilt from the stored event, read off the
@@ -71,6 +71,7 @@ func (q *sequencer) retried(c *client, r *request) bool {
 	}
 	if i, ok := q.pending[receiptKey{c.user, string(r.messageID)}]; ok {
 		q.steps = append(q.steps, step{c: c, r: r, event: i, retry: true, status: StatusOK})
+		c.wrote = true // its reads wait for the original's batch
 		return true
 	}
 	return false
@@ -118,8 +119,12 @@ func (q *sequencer) register(c *client, r *request) {
 	}
 }
 
+// unauthorized is the one reason given for every 401, so that it tells
+// nothing about whether the name exists or is protected.
 const unauthorized = "wrong username or password"
 
+// replace signs old out because its user has registered from another
+// connection with the password: old is told, then closed.
 func (q *sequencer) replace(old *client) {
 	delete(q.online, old.user)
 	q.answer(old, nil, encode(&frame{Type: frameSessionReplaced, Status: StatusOK, Username: old.user,
@@ -128,6 +133,8 @@ func (q *sequencer) replace(old *client) {
 	old.user = ""
 }
 
+// dropSlow takes a client that could not keep up offline at once, so that
+// nothing more is queued for it while its connection closes.
 func (q *sequencer) dropSlow(c *client) {
 	if c.user != "" && q.online[c.user] == c {
 		delete(q.online, c.user)

@@ -53,6 +53,7 @@ type sequencer struct {
 	data    [][]byte
 	pending map[receiptKey]int // events in the batch by their request's messageID
 	barrier bool               // an event in the batch changes what later requests may do
+	next    op                 // an op fill left to start the next batch (waitsForBatch)
 	queued  []*client          // connections with frames queued and writers not woken
 
 	stats commitStats
@@ -76,37 +77,75 @@ func newSequencer(s *Server) *sequencer {
 // one queues up in Server.ops: that is the group commit, with no timer.
 func (q *sequencer) run() {
 	for {
+		o, ok := q.take()
+		if !ok {
+			return
+		}
+		q.handle(o)
+		q.fill()
+		q.flush()
+	}
+}
+
+// take returns the op that starts the next batch: the one fill left for
+// it, or the next to arrive. Once the server stops it returns what is
+// still waiting, then false.
+func (q *sequencer) take() (op, bool) {
+	if o := q.next; o != nil {
+		q.next = nil
+		return o, true
+	}
+	select {
+	case o := <-q.s.ops:
+		return o, true
+	case <-q.s.stop:
 		select {
 		case o := <-q.s.ops:
-			q.handle(o)
-			q.fill()
-			q.flush()
-		case <-q.s.stop:
-			for {
-				select {
-				case o := <-q.s.ops:
-					q.handle(o)
-					q.fill()
-					q.flush()
-				default:
-					return
-				}
-			}
+			return o, true
+		default:
+			return nil, false
 		}
 	}
 }
 
-// fill takes waiting ops until none is left, the batch is full, or an op
-// needs its event stored before the next one is decided.
+// fill takes waiting ops until none is left, the batch is full, an event in
+// it changes what later requests may do (barrier), or an op must be decided
+// after the batch is stored (waitsForBatch), which then starts the next one.
 func (q *sequencer) fill() {
 	for !q.barrier && len(q.steps) < q.s.MaxBatch {
 		select {
 		case o := <-q.s.ops:
+			if q.waitsForBatch(o) {
+				q.next = o
+				return
+			}
 			q.handle(o)
 		default:
 			return
 		}
 	}
+}
+
+// waitsForBatch reports whether o must be decided after the events of the
+// batch so far are stored and delivered:
+//   - a RegisterRequest, so that a new session gets nothing of the batch
+//     before its RegisterResponse (deliveries go to who is online at the
+//     flush);
+//   - a request that reads what its connection wrote earlier in the batch
+//     (history, chat list, client list): a connection's requests see the
+//     effects of its earlier ones, whatever the batching.
+func (q *sequencer) waitsForBatch(o op) bool {
+	r, ok := o.(requestOp)
+	if !ok {
+		return false
+	}
+	switch r.r.kind {
+	case typeRegister:
+		return true
+	case typeHistory, typeChatList, typeClientList:
+		return r.c.wrote
+	}
+	return false
 }
 
 func (q *sequencer) handle(o op) {
@@ -156,22 +195,12 @@ func (q *sequencer) propose(c *client, r *request, p projection.Payload, barrier
 		q.pending[receiptKey{c.user, e.RequestID}] = len(q.events)
 	}
 	q.steps = append(q.steps, step{c: c, r: r, event: len(q.events), status: StatusOK})
+	c.wrote = true
 	q.events = append(q.events, e)
 	q.data = append(q.data, data)
 	q.barrier = q.barrier || barrier
 }
 
-// decide checks r against the connection and the state and either answers
-// it at once or proposes its event.
-// retried answers r as the request with the same messageID that c's user
-// sent before, if there is one, and reports whether it did. The original
-// answer comes again, and nothing is stored or delivered twice.
-// unauthorized is the one reason given for every 401, so that it tells
-// nothing about whether the name exists or is protected.
-// replace signs old out because its user has registered from another
-// connection with the password: old is told, then closed.
-// dropSlow takes a client that could not keep up offline at once, so that
-// nothing more is queued for it while its connection closes.
 // flush appends the batch's events in one transaction, applies them to the
 // state, and then walks the steps in order: answers, deliveries, closes.
 func (q *sequencer) flush() {
@@ -213,6 +242,7 @@ func (q *sequencer) flush() {
 	}
 	now := time.Now()
 	for _, st := range q.steps {
+		st.c.wrote = false
 		if st.r != nil {
 			<-st.c.pending // the request is answered below
 			status := st.status
