@@ -27,7 +27,7 @@ type client struct {
 	// writing is set while a writer goroutine runs (or the connection has
 	// finished: then no writer starts again).
 	writing atomic.Bool
-	// ping sends a ping every pingPeriod.
+	// ping sends a ping every pingPeriod (Server.PongWait/2).
 	ping *time.Timer
 	// done is closed, once, to make the writer finish and close conn.
 	done   chan struct{}
@@ -47,6 +47,7 @@ type client struct {
 	// Owned by the reader:
 	limiter *rate.Limiter // nil without a rate limit
 	refused int           // requests refused for the rate since the last one accepted
+	heardAt time.Time     // when the read deadline was last extended (heard)
 
 	// Owned by the sequencer:
 	user     string // the registered username
@@ -104,7 +105,7 @@ func (c *client) close(code int, text string, drain bool) {
 // the client, or a pong split across reads, still goes through gorilla.
 func (s *Server) readPump(c *client) {
 	for c.batch.await() > 0 {
-		s.ponged(c)
+		s.heard(c, time.Now())
 		if !c.batch.idle() {
 			break
 		}
@@ -131,7 +132,7 @@ func (s *Server) readMessages(c *client) bool {
 			return false
 		}
 		if c.batch.dropPongs() > 0 {
-			s.ponged(c)
+			s.heard(c, time.Now())
 		}
 		if c.batch.idle() {
 			return true
@@ -149,9 +150,9 @@ func (s *Server) endReading(c *client) {
 // startReading sets c's read limit, deadline, pong handler and rate limiter.
 func (s *Server) startReading(c *client) {
 	c.conn.SetReadLimit(s.MaxFrameBytes)
-	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	s.heard(c, time.Now())
 	c.conn.SetPongHandler(func(string) error {
-		s.ponged(c)
+		s.heard(c, time.Now())
 		return nil
 	})
 	if s.RateLimit > 0 {
@@ -159,11 +160,15 @@ func (s *Server) startReading(c *client) {
 	}
 }
 
-// ponged extends c's read deadline for a pong, unless the server is
-// shutting down: Shutdown sets closing, then every reader's deadline to
-// now, so a deadline set here after that is put back.
-func (s *Server) ponged(c *client) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+// heard extends c's read deadline: any frame from the client, a pong or a
+// message, shows that it is alive. For messages it does so at most every
+// heardEvery, which saves a call into the runtime's poller per message at
+// the cost of a silence allowance up to heardEvery shorter. Unless the
+// server is shutting down: Shutdown sets closing, then every reader's
+// deadline to now, so a deadline set here after that is put back.
+func (s *Server) heard(c *client, now time.Time) {
+	c.heardAt = now
+	_ = c.conn.SetReadDeadline(now.Add(s.PongWait))
 	if s.closing.Load() {
 		_ = c.conn.SetReadDeadline(time.Now())
 	}
@@ -188,6 +193,9 @@ func (s *Server) readFailed(c *client, err error) {
 //go:noinline
 func (s *Server) readFrame(c *client, kind int, data []byte) bool {
 	received := time.Now()
+	if received.Sub(c.heardAt) >= s.heardEvery {
+		s.heard(c, received)
+	}
 	var r *request
 	if kind != websocket.TextMessage {
 		r = &request{err: reasonf(ErrBadRequest, "binary frames are not supported; send JSON text frames")}

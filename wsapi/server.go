@@ -38,15 +38,8 @@ type Log interface {
 	Get(ids []ulid.ULID, fn func(eventlog.Record) error) error
 }
 
-// Timing of the connection keepalive; each is written in terms of the next.
-const (
-	// writeWait bounds every write to a client.
-	writeWait = 10 * time.Second
-	// pongWait is how long a connection may stay silent, pongs included.
-	pongWait = 60 * time.Second
-	// pingPeriod leaves a client two chances to answer a ping within pongWait.
-	pingPeriod = pongWait / 2
-)
+// writeWait bounds every write to a client.
+const writeWait = 10 * time.Second
 
 // maxPending bounds a connection's unanswered requests (see client.pending).
 const maxPending = 64
@@ -57,6 +50,7 @@ const (
 	DefaultMaxContentBytes = 16 << 10
 	DefaultSendQueue       = 1024
 	DefaultMaxBatch        = 1024
+	DefaultPongWait        = 60 * time.Second
 )
 
 // Server serves /ws. Set its fields, call Start, serve it, then call
@@ -90,6 +84,10 @@ type Server struct {
 	// RateBurst its bucket; over it a request gets 429. 0 turns it off.
 	RateLimit float64
 	RateBurst int
+	// PongWait is how long a connection may stay silent (no frame at all,
+	// pongs included) before it is closed; a ping goes out every half of
+	// it, which leaves a client two chances to answer one in time.
+	PongWait time.Duration
 	// RequirePassword refuses (401) registrations without a password.
 	RequirePassword bool
 	// PasswordCost is the Argon2id cost of new password hashes; zero
@@ -99,6 +97,9 @@ type Server struct {
 	Now func() time.Time
 	// Metrics receive the server's counts; nil means unregistered ones.
 	Metrics *Metrics
+
+	pingPeriod time.Duration // PongWait/2
+	heardEvery time.Duration // PongWait/60: see heard
 
 	hashing chan struct{} // bounds concurrent password hashing (memory)
 	buffers *buffers      // read and write buffers of busy connections (batchConn)
@@ -137,6 +138,10 @@ func (s *Server) Start() {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.PongWait == 0 {
+		s.PongWait = DefaultPongWait
+	}
+	s.pingPeriod, s.heardEvery = s.PongWait/2, s.PongWait/60
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
@@ -212,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.Metrics.Connections.Inc()
 	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
-	c.ping = time.AfterFunc(pingPeriod, c.sendPing)
+	c.ping = time.AfterFunc(s.pingPeriod, c.sendPing)
 	go s.readPump(c)
 }
 

@@ -74,13 +74,13 @@ func (c *client) writeAll(frames [][]byte) error {
 }
 
 // sendPing pings the client and sets the timer for the next one; the
-// reader extends the read deadline when the pong comes (Server.ponged).
+// reader extends the read deadline when the pong comes (Server.heard).
 func (c *client) sendPing() {
 	if isClosed(c.done) {
 		return
 	}
 	_ = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
-	c.ping.Reset(pingPeriod)
+	c.ping.Reset(c.srv.pingPeriod)
 }
 
 // closeConn ends the connection, once: the queued frames if the close
