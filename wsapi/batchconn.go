@@ -48,6 +48,8 @@ type batchConn struct {
 	roff, rend int
 	rerr       error
 	readFD     func(fd uintptr) bool // c.readFrom, allocated once
+	// watch follows the frames of every byte read (Read, consume).
+	watch frameWatch
 }
 
 // buffers are the pools batchConns take their buffers from.

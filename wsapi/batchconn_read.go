@@ -18,7 +18,9 @@ const gorillaReadSize = 288
 // Read implements net.Conn.
 func (b *batchConn) Read(p []byte) (int, error) {
 	if b.raw == nil {
-		return b.Conn.Read(p)
+		n, err := b.Conn.Read(p)
+		b.watch.feed(p[:n])
+		return n, err
 	}
 	if b.rbuf == nil && b.rerr == nil {
 		if err := b.raw.Read(b.readFD); err != nil {
@@ -34,6 +36,19 @@ func (b *batchConn) Read(p []byte) (int, error) {
 	n := copy(p, (*b.rbuf)[b.roff:b.rend])
 	b.consume(n)
 	return n, nil
+}
+
+// discardUntilClose reads and drops what the client sends until its close
+// frame has been received whole, the read deadline passes, or the
+// connection ends; it reports whether the close frame came.
+func (b *batchConn) discardUntilClose() bool {
+	var buf [512]byte
+	for !b.watch.closeSeen {
+		if _, err := b.Read(buf[:]); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // readFrom is called by the runtime's poller with the socket; it returns
@@ -131,6 +146,7 @@ func pongSize(p []byte) int {
 
 // consume drops n read bytes, and the buffer once it is empty.
 func (b *batchConn) consume(n int) {
+	b.watch.feed((*b.rbuf)[b.roff : b.roff+n])
 	b.roff += n
 	if b.roff == b.rend {
 		b.pools.read.Put(b.rbuf)

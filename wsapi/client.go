@@ -3,6 +3,8 @@ package wsapi
 import (
 	"errors"
 	"io"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,9 @@ type client struct {
 	limiter *rate.Limiter // nil without a rate limit
 	refused int           // requests refused for the rate since the last one accepted
 	heardAt time.Time     // when the read deadline was last extended (heard)
+	// clientCode is the code of the client's close frame, if it sent one;
+	// the reader sets it before its goneOp, for the close path to echo.
+	clientCode int
 
 	// Owned by the sequencer:
 	user     string // the registered username
@@ -147,7 +152,8 @@ func (s *Server) endReading(c *client) {
 	s.pumps.Done()
 }
 
-// startReading sets c's read limit, deadline, pong handler and rate limiter.
+// startReading sets c's read limit, deadline, pong and close handlers and
+// rate limiter.
 func (s *Server) startReading(c *client) {
 	c.conn.SetReadLimit(s.MaxFrameBytes)
 	s.heard(c, time.Now())
@@ -155,6 +161,7 @@ func (s *Server) startReading(c *client) {
 		s.heard(c, time.Now())
 		return nil
 	})
+	c.conn.SetCloseHandler(c.closeReceived)
 	if s.RateLimit > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), max(s.RateBurst, 1))
 	}
@@ -174,17 +181,57 @@ func (s *Server) heard(c *client, now time.Time) {
 	}
 }
 
-// readFailed logs why c's reads ended.
+// readFailed ends c's reads after err: it notes the client's close frame
+// for the close path to answer, or closes after a frame the server refuses
+// (1009 too large, 1002 a protocol error), or, after a timeout or a broken
+// connection, leaves the close to the sequencer's goodbye.
 //
 //go:noinline
 func (s *Server) readFailed(c *client, err error) {
-	if errors.Is(err, websocket.ErrReadLimit) {
-		// gorilla has sent the close frame (1009).
-		s.Logger.Info("connection closed: frame too large", "conn", c.id, "max", s.MaxFrameBytes)
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure:
+		// The client's close frame: the close path answers it with the
+		// same code once the answers queued before it are sent.
+		c.clientCode = ce.Code
+		s.Logger.Debug("client closed", "conn", c.id, "code", ce.Code)
+	case errors.Is(err, websocket.ErrReadLimit):
+		// gorilla has sent 1009, except for a length with the top bit set
+		// (it counts as negative): then the close path sends it.
+		s.Logger.Debug("frame too large", "conn", c.id, "max", s.MaxFrameBytes)
+		c.close(websocket.CloseMessageTooBig, "frame too large", false)
 		c.linger()
-	} else if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-		s.Logger.Debug("read failed", "conn", c.id, "err", err)
+	case errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, io.EOF):
+		// A deadline (keepalive, shutdown) or a broken connection.
+		s.Logger.Debug("read ended", "conn", c.id, "err", err)
+	default:
+		// A protocol error: gorilla has sent 1002 with the reason (or,
+		// for errBadClose, the close path sends it).
+		s.Logger.Debug("protocol error", "conn", c.id, "err", err)
+		c.close(websocket.CloseProtocolError, truncate(strings.TrimPrefix(err.Error(), "websocket: "), maxCloseText), false)
+		c.linger()
 	}
+}
+
+// maxCloseText bounds a close frame's reason before truncate's 3-byte
+// ellipsis: a control frame's payload is at most 125 bytes, 2 of them the
+// code.
+const maxCloseText = 125 - 2 - len("…")
+
+// errBadClose is the protocol error of a close frame whose payload is one
+// byte: a code needs two (RFC 6455 5.5.1).
+var errBadClose = errors.New("websocket: close frame with a 1-byte payload")
+
+// closeReceived is c's close handler. It refuses a close frame with a
+// 1-byte payload (gorilla v1.5.3 takes it as a close without a code), and
+// does not echo the close at once as gorilla's default does: the close
+// path (closeConn) echoes it after the answers to the requests before it.
+func (c *client) closeReceived(code int, text string) error {
+	if code == websocket.CloseNoStatusReceived && c.batch.watch.badClose {
+		return errBadClose
+	}
+	return nil
 }
 
 // readFrame decodes a frame, applies the rate limit and passes the request
@@ -225,12 +272,14 @@ func (s *Server) readFrame(c *client, kind int, data []byte) bool {
 const lingerWait = time.Second
 
 // linger reads and drops what the client still sends after the server has
-// decided to close, until the client closes or lingerWait passes. Closing a
-// socket with unread input makes the kernel send a reset, which can destroy
-// the close frame before the client reads it.
+// decided to close, until the client's close frame has come, the client
+// closes, or lingerWait passes. Closing a socket with unread input makes
+// the kernel send a reset, which can destroy the close frame before the
+// client reads it; once the client's close frame is in, nothing is left
+// to protect.
 func (c *client) linger() {
 	_ = c.conn.SetReadDeadline(time.Now().Add(lingerWait))
-	_, _ = io.Copy(io.Discard, c.conn.NetConn())
+	c.batch.discardUntilClose()
 }
 
 // maxRefused is how many requests in a row a connection may send over its

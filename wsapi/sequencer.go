@@ -255,11 +255,7 @@ func (q *sequencer) flush() {
 		}
 		switch {
 		case st.gone:
-			code := websocket.CloseNormalClosure
-			if q.s.closing.Load() {
-				code = websocket.CloseGoingAway
-			}
-			st.c.close(code, st.closeText, true)
+			st.c.close(goneCode(st.c, q.s.closing.Load()), st.closeText, true)
 		case st.frame != nil:
 			q.send(st.c, st.frame)
 		case st.job != nil:
@@ -272,6 +268,19 @@ func (q *sequencer) flush() {
 			q.deliver(st.c, st.r, q.events[st.event])
 		}
 	}
+}
+
+// goneCode is the close code for a connection whose reader has stopped:
+// the client's own code echoed if it sent a close frame (RFC 6455 5.5.1),
+// else 1001 while the server shuts down, else 1000.
+func goneCode(c *client, shuttingDown bool) int {
+	switch {
+	case c.clientCode != 0:
+		return c.clientCode
+	case shuttingDown:
+		return websocket.CloseGoingAway
+	}
+	return websocket.CloseNormalClosure
 }
 
 // deliver answers the sender of a stored event and sends it to every other

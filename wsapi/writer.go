@@ -1,6 +1,7 @@
 package wsapi
 
 import (
+	"errors"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -90,34 +91,32 @@ func (c *client) sendPing() {
 func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 	c.finish.Do(func() {
 		c.ping.Stop()
-		// After a failed write there is no close frame (1006); else close
-		// set the code before it closed done.
-		code := websocket.CloseAbnormalClosure
-		if healthy {
-			code = c.closeCode
-		}
 		if healthy && c.drain {
 			healthy = c.writeAll(c.out.take(spare)) == nil
 		}
+		// The code that went on the wire, for the log: 1006 for none.
+		code := websocket.CloseAbnormalClosure
 		if healthy {
 			wait := writeWait
 			if !c.drain {
-				// A client dropped for being slow gets little time for
-				// the close frame: it is not reading anyway.
-				wait = time.Second
+				// A client closed for being slow or for what it sent gets
+				// little time for the close frame: it may not be reading.
+				wait = lingerWait
 			}
 			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
-			// If the reader has stopped already (shutdown), read in its
-			// place: input left unread would turn the close into a reset.
-			select {
-			case <-c.readerDone:
-				c.linger()
-			case <-time.After(lingerWait):
+			err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
+			if err == nil || errors.Is(err, websocket.ErrCloseSent) {
+				// ErrCloseSent: gorilla's reader sent it, with the code
+				// the reader then gave close (readFailed).
+				code = c.closeCode
+				s.awaitClientClose(c)
 			}
 		}
 		_ = c.conn.Close()
 		s.Logger.Info("connection closed", "conn", c.id, "code", code)
+		if c.closeText != "" {
+			s.Logger.Debug("close reason", "conn", c.id, "code", code, "reason", c.closeText)
+		}
 		s.mu.Lock()
 		delete(s.clients, c)
 		s.mu.Unlock()
@@ -125,4 +124,22 @@ func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 		s.Metrics.Connections.Dec()
 		s.pumps.Done()
 	})
+}
+
+// awaitClientClose waits, after the server's close frame, for the
+// client's, up to lingerWait: the reader stops when it receives it. Once
+// it is in, the handshake is complete and the socket can close at once. A
+// reader that stopped before it (shutdown, a broken connection) leaves the
+// reading to the writer: input left unread would turn the close into a
+// reset, which can destroy the close frame before the client reads it.
+func (s *Server) awaitClientClose(c *client) {
+	timer := time.NewTimer(lingerWait)
+	defer timer.Stop()
+	select {
+	case <-c.readerDone:
+		if !c.batch.watch.closeSeen {
+			c.linger()
+		}
+	case <-timer.C:
+	}
 }
