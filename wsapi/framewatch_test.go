@@ -45,3 +45,21 @@ func TestFrameWatch(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFrameWatch checks that no input makes the watch panic and that it
+// sees the same whatever the reads the bytes come in.
+func FuzzFrameWatch(f *testing.F) {
+	f.Add(clientFrame(0x88, "\x03\xe8"), uint16(1))
+	f.Add(append(clientFrame(0x81, "hi"), clientFrame(0x88, "\x03")...), uint16(7))
+	f.Add([]byte{0x81, 0xFE, 0x01, 0x00, 0, 0, 0, 0}, uint16(3))
+	f.Fuzz(func(t *testing.T, sent []byte, split uint16) {
+		var whole, parts frameWatch
+		whole.feed(sent)
+		at := int(split) % (len(sent) + 1)
+		parts.feed(sent[:at])
+		parts.feed(sent[at:])
+		if whole != parts {
+			t.Fatalf("whole %+v, split at %d %+v", whole, at, parts)
+		}
+	})
+}

@@ -28,6 +28,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		` { "type" : "GroupMessageRequest" , "chatname" : "a\"b" , "content" : "x" , "x" : [1,{"y":null}] } `,
 		`{"type":"ClientListRequest","type":"RegisterRequest","username":null}`,
 		`{"type":"ClientListRequest"} x`,
+		`{"type":"ChatListRequest","messageID":"c"}`,
+		`{"type":"HistoryRequest","chatname":"team","before":"01KB0000000000000000000000","limit":20}`,
+		`{"type":"HistoryRequest","recipient":"bob","after":"01KB0000000000000000000000"}`,
+		`{"type":"HistoryRequest","chatname":"team","recipient":"bob"}`,
+		`{"type":"RegisterRequest","username":"ann","since":"01KB0000000000000000000000"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -51,7 +56,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		r := decodeRequest(frame, DefaultMaxContentBytes)
 		if r.err == nil {
 			switch r.kind {
-			case typeRegister, typeGroupMessageInit, typeGroupMessage, typeClientList, typeRandomMessage, typeSingleMessage:
+			case typeRegister, typeGroupMessageInit, typeGroupMessage, typeClientList, typeRandomMessage, typeSingleMessage,
+				typeChatList, typeHistory:
 			default:
 				t.Fatalf("no error but kind %q", r.kind)
 			}
