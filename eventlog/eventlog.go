@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -25,7 +26,10 @@ import (
 var (
 	// ErrLocked means another process holds the data file (a running server).
 	ErrLocked = errors.New("data file is locked by another process")
-	// ErrCorrupt means the file is not a readable bbolt database.
+	// ErrCorrupt means the file's contents are damaged or not a bbolt
+	// database. The system's errors (a read-only file system, a full disk,
+	// no permission, an I/O error) are never ErrCorrupt: Open returns them
+	// with their cause, for errors.Is.
 	ErrCorrupt = errors.New("data file is corrupt or not a bbolt database")
 	// ErrNotExist means a read-only open found no file.
 	ErrNotExist = errors.New("data file does not exist")
@@ -124,15 +128,7 @@ func Open(path string, opt Options) (l *Log, applied []migrations.Applied, err e
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
 	if err != nil {
 		db = nil
-		switch {
-		case errors.Is(err, bolt.ErrTimeout):
-			return nil, nil, fmt.Errorf("%w: %s", ErrLocked, path)
-		case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
-		case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
-			return nil, nil, err
-		}
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		return nil, nil, openError(path, err)
 	}
 	db.NoSync = opt.UnsafeNoSync
 
@@ -162,6 +158,23 @@ func Open(path string, opt Options) (l *Log, applied []migrations.Applied, err e
 		return nil, nil, fmt.Errorf("%w: %s: last event id: %v", ErrCorrupt, path, err)
 	}
 	return l, applied, nil
+}
+
+// openError names what stopped bbolt from opening path: the lock, damage
+// bbolt found in the file's meta pages, or else the system's own error (a
+// read-only file system, a full disk, no permission, an I/O error), which
+// is no damage of the file: it is returned as it is, or wrapped with %w
+// when it does not name the path, so that errors.Is still finds its errno.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		return fmt.Errorf("%w: %s", ErrLocked, path)
+	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	case errors.As(err, new(*fs.PathError)):
+		return err // it names the operation, the path and the cause
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // catchCorrupt turns a panic, or a memory fault in bbolt's mapping of a

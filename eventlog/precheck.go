@@ -44,8 +44,8 @@ func precheck(path string) error {
 	}
 	buf := make([]byte, 128<<10)
 	n, err := io.ReadFull(f, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err // the system's (a directory, an I/O error), not a short file
 	}
 	buf = buf[:n]
 
@@ -81,8 +81,10 @@ func precheck(path string) error {
 		if p.id >= best.pgid {
 			return fmt.Errorf("%w: %s: %s page %d is past the end", ErrCorrupt, path, p.what, p.id)
 		}
-		if _, err := f.ReadAt(hdr[:], int64(p.id)*int64(best.pageSize)); err != nil {
+		if _, err := f.ReadAt(hdr[:], int64(p.id)*int64(best.pageSize)); errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: %s: %s page: %v", ErrCorrupt, path, p.what, err)
+		} else if err != nil {
+			return err
 		}
 		le := binary.LittleEndian
 		if le.Uint64(hdr[0:]) != p.id || le.Uint16(hdr[8:])&p.flags == 0 {

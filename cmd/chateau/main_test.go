@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,5 +136,25 @@ func TestMain_Usage(t *testing.T) {
 	out, _, err := runMain(t, "version")
 	if err != nil || !strings.HasPrefix(out, "chateau ") {
 		t.Fatalf("version: %q, %v", out, err)
+	}
+}
+
+// TestServe_DiskFull starts the server on a new data file on a full disk
+// (a link to /dev/full, which fails every write with ENOSPC): the one-line
+// error names the cause and calls nothing corrupt.
+func TestServe_DiskFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "chateau.db")
+	if err := os.Symlink("/dev/full", path); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runMain(t, "serve", "-addr", "127.0.0.1:0", "-data", path)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("serve on a full disk: %v, want no space left on device", err)
+	}
+	if code := exitCode(err, io.Discard); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
 	}
 }
