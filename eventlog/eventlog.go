@@ -48,6 +48,11 @@ var (
 	// ErrNoIDs means no id greater than the last one exists: the log
 	// already holds an id at ULID's largest time (the year 10889).
 	ErrNoIDs = errors.New("no event ids left")
+	// ErrFileGone means the log's path no longer names the file it has
+	// open: the file was deleted, renamed or replaced. Append stores
+	// nothing then, since the next Open of the path would not find it;
+	// reading (Scan, Get, Backup) still works on the open file.
+	ErrFileGone = errors.New("the data file's path no longer names the open file: it was deleted or replaced")
 )
 
 // Record is one stored event: its id and its opaque encoded bytes.
@@ -76,12 +81,15 @@ type Options struct {
 // Log is an open event log.
 //
 // A Log is safe for concurrent use. Append calls are serialised; each is one
-// bbolt write transaction that commits (with fsync) or rolls back as a whole.
+// bbolt write transaction that commits (with fsync) or rolls back as a whole,
+// and first checks that the path still names the open file (CheckPath).
 // Scan runs in its own read transaction and may run concurrently with Append.
 // A Log must be closed with Close; after Close every method returns ErrClosed.
 type Log struct {
-	db  *bolt.DB
-	now func() time.Time
+	db   *bolt.DB
+	now  func() time.Time
+	path string
+	file os.FileInfo // the open file's identity, for CheckPath
 
 	// closeMu is held shared by every operation and exclusively by Close,
 	// so Close waits for them and they see a consistent closed.
@@ -125,7 +133,8 @@ func Open(path string, opt Options) (l *Log, applied []migrations.Applied, err e
 	if err := precheck(path); err != nil {
 		return nil, nil, err
 	}
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
+	var file os.FileInfo
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly, OpenFile: statOpened(&file)})
 	if err != nil {
 		db = nil
 		return nil, nil, openError(path, err)
@@ -147,7 +156,7 @@ func Open(path string, opt Options) (l *Log, applied []migrations.Applied, err e
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 
-	l = &Log{db: db, now: opt.Now, entropy: ulid.Monotonic(cryptoReader{}, 0)}
+	l = &Log{db: db, now: opt.Now, path: path, file: file, entropy: ulid.Monotonic(cryptoReader{}, 0)}
 	err = db.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket([]byte(migrations.EventsBucket)).Cursor().Last(); k != nil {
 			return l.last.UnmarshalBinary(k)
@@ -219,6 +228,11 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 		ids[i] = last
 	}
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		// Committing into a file that no next start would find loses
+		// the events; one stat per commit is little next to its fsyncs.
+		if err := l.checkPath(); err != nil {
+			return err
+		}
 		b := tx.Bucket([]byte(migrations.EventsBucket))
 		// Keys only ever grow, so a page that splits will never get
 		// another key: fill it. At bbolt's default of half, every page of
