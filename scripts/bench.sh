@@ -21,7 +21,7 @@ trap cleanup EXIT
 serve() {
   [ -n "$server_pid" ] && { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
   rm -f "$work/bench.db"
-  "$bin" serve -data "$work/bench.db" -addr 127.0.0.1:18999 -rate-limit 0 -max-conns 0 "$@" 2>"$work/serve.log" &
+  "$bin" serve -data "$work/bench.db" -addr 127.0.0.1:18999 -admin-addr 127.0.0.1:18998 -rate-limit 0 -max-conns 0 "$@" 2>"$work/serve.log" &
   server_pid=$!
   for _ in $(seq 100); do grep -q "msg=listening" "$work/serve.log" && return; sleep 0.1; done
   echo "server did not start" >&2; cat "$work/serve.log" >&2; exit 1
@@ -32,7 +32,7 @@ bench() { "$bin" bench -url ws://127.0.0.1:18999/ws -json "$@" 2>/dev/null; }
 # of the histogram buckets they fall in ("<= 1.6 / <= 6.4").
 server_share() {
   node -e '
-    require("http").get("http://127.0.0.1:18999/metrics", res => {
+    require("http").get("http://127.0.0.1:18998/metrics", res => {
       let body = ""; res.on("data", d => body += d); res.on("end", () => {
         const b = [...body.matchAll(/^chateau_request_duration_seconds_bucket\{type="GroupMessageRequest",le="([^"]+)"\} (\d+)/gm)]
           .map(m => [m[1] === "+Inf" ? Infinity : +m[1] * 1000, +m[2]]);

@@ -18,8 +18,9 @@ import (
 	"github.com/chateau/chateau/eventlog"
 )
 
-// BackupCommand copies a data file consistently, through the running
-// server when there is one (bbolt locks the file), else straight from it.
+// BackupCommand copies a data file consistently, through the admin
+// listener of the server running on it when there is one (bbolt locks the
+// file), else straight from it.
 type BackupCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -28,8 +29,8 @@ type BackupCommand struct {
 func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	out := fs.String("out", "", "file to write the copy to (required; replaced atomically)")
-	data := fs.String("data", "chateau.db", "data file, read when no server runs at -addr")
-	addr := fs.String("addr", "localhost:8888", "address of a running server to copy through")
+	data := fs.String("data", "chateau.db", "data file; a server running on it is reached on its admin socket, -data plus .sock")
+	adminAddr := fs.String("admin-addr", "", "TCP address of the server's admin listener, if it was started with -admin-addr")
 	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	n, via, err := c.copy(ctx, tmp, *addr, *data)
+	n, via, err := c.copy(ctx, tmp, *adminAddr, *data)
 	if err != nil {
 		return err
 	}
@@ -62,58 +63,86 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// copy asks the server at addr for the copy; only if nothing listens there
-// does it read the file itself.
-func (c *BackupCommand) copy(ctx context.Context, w io.Writer, addr, data string) (int64, string, error) {
+// copy asks the server's admin listener for the copy; only if no server
+// listens there does it read the file itself.
+func (c *BackupCommand) copy(ctx context.Context, w io.Writer, adminAddr, data string) (int64, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/backup", nil)
-	if err != nil {
-		return 0, "", usagef("backup: -addr %q: %v", addr, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	client, url, where := adminClient(adminAddr, data)
+	n, err := fetchBackup(ctx, client, url+"/backup", w, where)
 	if err == nil {
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			return 0, "", fmt.Errorf("server at %s: %s: %s", addr, resp.Status, msg)
-		}
-		n, err := io.Copy(w, resp.Body)
-		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-			err = fmt.Errorf("server at %s sent %d of %d bytes", addr, n, resp.ContentLength)
-		}
-		return n, "through the server at " + addr, err
+		return n, "through the server at " + where, nil
 	}
-	var opErr *net.OpError
-	if !errors.As(err, &opErr) || !errors.Is(err, syscall.ECONNREFUSED) {
-		return 0, "", fmt.Errorf("server at %s: %w", addr, err)
+	// Nothing listens: no socket, a socket left by a dead server, a closed
+	// port.
+	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ECONNREFUSED) {
+		return 0, "", err
 	}
 	l, _, err := eventlog.Open(data, eventlog.Options{ReadOnly: true})
+	if errors.Is(err, eventlog.ErrLocked) {
+		return 0, "", fmt.Errorf("%w, by a server that does not listen at %s: give backup the -admin-addr the server has", err, where)
+	}
 	if err != nil {
 		return 0, "", explainOpen(err)
 	}
 	defer l.Close()
-	n, err := l.Backup(w, nil)
-	return n, "from " + data + ", no server at " + addr, err
+	n, err = l.Backup(w, nil)
+	return n, "from " + data + ", no server at " + where, err
 }
 
-// backupHandler serves GET /backup: a consistent copy of the data file. It
-// holds every password hash, so it answers only requests from this machine.
+// adminClient returns an HTTP client and the base URL for the admin
+// listener at the TCP address addr, or when addr is empty on the unix
+// socket beside data, and says where that is.
+func adminClient(addr, data string) (client *http.Client, url, where string) {
+	if addr != "" {
+		return &http.Client{}, "http://" + addr, addr
+	}
+	socket := adminSocketPath(data)
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}
+	// The URL's host only names the server in the request: the dialer
+	// goes to the socket.
+	return &http.Client{Transport: &http.Transport{DialContext: dial}}, "http://chateau-admin", socket
+}
+
+// fetchBackup copies the backup at url, from the admin listener at where,
+// to w.
+func fetchBackup(ctx context.Context, client *http.Client, url string, w io.Writer, where string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, usagef("backup: -admin-addr %q: %v", where, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("server at %s: %w", where, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, fmt.Errorf("server at %s: %s: %s", where, resp.Status, msg)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("server at %s sent %d of %d bytes", where, n, resp.ContentLength)
+	}
+	return n, err
+}
+
+// backupHandler serves GET /backup: a consistent copy of the data file.
+// It holds every password hash, so it is routed on the admin listener
+// only, whose access the socket's mode or the operator's choice of
+// address controls.
 func backupHandler(l *eventlog.Log, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			http.Error(w, "backups are served to this machine only", http.StatusForbidden)
-			return
-		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		n, err := l.Backup(w, func(size int64) {
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		})
 		if err != nil {
-			logger.Error("backup failed", "remote", r.RemoteAddr, "bytes", n, "err", err)
+			logger.Error("backup failed", "bytes", n, "err", err)
 			return
 		}
-		logger.Info("backup served", "remote", r.RemoteAddr, "bytes", n)
+		logger.Info("backup served", "bytes", n)
 	})
 }

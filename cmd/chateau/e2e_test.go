@@ -55,14 +55,15 @@ const e2eWait = 10 * time.Second
 type process struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	addr   string
+	addr   string // the public listener
+	admin  string // the admin listener: a socket's path or a TCP address
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	exited chan struct{}
 	err    error // set when exited is closed
 }
 
-var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listening = regexp.MustCompile(`msg=listening addr=(\S+) admin=(\S+)`)
 
 // startServe starts the binary on data and waits until it listens.
 func startServe(t testing.TB, data string, args ...string) *process {
@@ -76,7 +77,7 @@ func startServe(t testing.TB, data string, args ...string) *process {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
+	addrs := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
@@ -84,7 +85,7 @@ func startServe(t testing.TB, data string, args ...string) *process {
 			p.stderr.WriteString(sc.Text() + "\n")
 			p.mu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+				addrs <- m[1:]
 			}
 		}
 		_, _ = io.Copy(io.Discard, pipe)
@@ -96,7 +97,8 @@ func startServe(t testing.TB, data string, args ...string) *process {
 		<-p.exited
 	})
 	select {
-	case p.addr = <-addr:
+	case a := <-addrs:
+		p.addr, p.admin = a[0], a[1]
 	case <-p.exited:
 		t.Fatalf("server exited: %v\n%s", p.err, p.log())
 	case <-time.After(e2eWait):

@@ -17,11 +17,11 @@ import (
 
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/webclient"
+	"github.com/chateau/chateau/projection"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // shutdownGrace bounds how long a stopping server waits for connections to
@@ -38,7 +38,8 @@ type ServeCommand struct {
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	data := fs.String("data", "chateau.db", "data file (created if missing)")
-	addr := fs.String("addr", "localhost:8888", "address to listen on")
+	addr := fs.String("addr", "localhost:8888", "address to listen on (the public listener)")
+	adminAddr := fs.String("admin-addr", "", "TCP address of the admin listener (metrics, backup); by default a unix socket beside the data file, -data plus .sock")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	requirePassword := fs.Bool("require-password", false, "refuse (401) registrations without a password")
@@ -82,53 +83,33 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := wsapi.NewMetrics(reg)
 	var ready atomic.Pointer[wsapi.Server]
-	mux := newMux(reg, &ready)
-	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- httpServer.Serve(ln) }()
-	stopHTTP := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		if err := httpServer.Shutdown(ctx); err != nil {
-			logger.Warn("http shutdown", "err", err)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			logger.Warn("serve", "err", err)
-		}
-	}
+	public := serveOn(ln, newMux(&ready))
 
 	if *noSync {
 		logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
 	}
 	l, applied, err := eventlog.Open(*data, eventlog.Options{UnsafeNoSync: *noSync})
 	if err != nil {
-		stopHTTP()
+		public.stop(logger)
 		return explainOpen(err)
 	}
 	defer l.Close()
 	for _, a := range applied {
 		logger.Info("applied migration", "version", a.Version, "name", a.Name)
 	}
-	mux.Handle("GET /backup", backupHandler(l, logger))
-
-	// The replay allocates much and keeps most of it: collecting less often
-	// meanwhile saves a good part of its time.
-	gcPercent := debug.SetGCPercent(400)
-	start := time.Now()
-	state, err := wsapi.Rebuild(l, func(n int) {
-		if time.Since(start) > 2*time.Second {
-			logger.Info("replaying log", "events", n)
-		}
-	})
+	adminLn, err := listenAdmin(*adminAddr, *data)
 	if err != nil {
-		stopHTTP()
+		public.stop(logger)
+		return err
+	}
+	admin := serveOn(adminLn, newAdminMux(reg, &ready, l, logger))
+	defer admin.stop(logger)
+
+	state, err := replay(l, logger, metrics)
+	if err != nil {
+		public.stop(logger)
 		return fmt.Errorf("%s: %w", *data, err)
 	}
-	took := time.Since(start)
-	debug.SetGCPercent(gcPercent)
-	metrics.ReplaySeconds.Set(took.Seconds())
-	users, chats, events := state.Counts()
-	logger.Info("projections rebuilt", "events", events, "users", users, "chats", chats, "took", took.Round(time.Millisecond))
 
 	ws := &wsapi.Server{
 		Log:   l,
@@ -151,23 +132,23 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	ws.Start()
 	wsDone := make(chan error, 1)
-	httpServer.RegisterOnShutdown(func() {
+	public.RegisterOnShutdown(func() {
 		// http.Server.Shutdown does not know hijacked connections.
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		wsDone <- ws.Shutdown(ctx)
 	})
 	ready.Store(ws)
-	logger.Info("listening", "addr", ln.Addr().String(), "data", *data)
+	logger.Info("listening", "addr", ln.Addr().String(), "admin", adminLn.Addr().String(), "data", *data)
 
 	select {
-	case err := <-served:
+	case err := <-public.served:
 		_ = ws.Shutdown(context.Background())
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	stopHTTP()
+	public.stop(logger)
 	if err := <-wsDone; err != nil {
 		logger.Warn("websocket shutdown", "err", err)
 	}
@@ -175,10 +156,56 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// newMux routes the server's endpoints; /ws and /readyz answer 503 until
-// ready holds the WebSocket server.
-func newMux(reg *prometheus.Registry, ready *atomic.Pointer[wsapi.Server]) *http.ServeMux {
-	mux := http.NewServeMux()
+// replay rebuilds the projections from the log, logging its progress.
+func replay(l *eventlog.Log, logger *slog.Logger, metrics *wsapi.Metrics) (*projection.State, error) {
+	// The replay allocates much and keeps most of it: collecting less often
+	// meanwhile saves a good part of its time.
+	gcPercent := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(gcPercent)
+	start := time.Now()
+	state, err := wsapi.Rebuild(l, func(n int) {
+		if time.Since(start) > 2*time.Second {
+			logger.Info("replaying log", "events", n)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(start)
+	metrics.ReplaySeconds.Set(took.Seconds())
+	users, chats, events := state.Counts()
+	logger.Info("projections rebuilt", "events", events, "users", users, "chats", chats, "took", took.Round(time.Millisecond))
+	return state, nil
+}
+
+// httpServing is an HTTP server serving one listener in a goroutine.
+type httpServing struct {
+	*http.Server
+	served chan error // Serve's result
+}
+
+func serveOn(ln net.Listener, handler http.Handler) *httpServing {
+	s := &httpServing{Server: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, served: make(chan error, 1)}
+	go func() { s.served <- s.Serve(ln) }()
+	return s
+}
+
+// stop shuts the server down, giving requests in progress shutdownGrace,
+// and waits for it.
+func (s *httpServing) stop(logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if err := <-s.served; !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("serve", "err", err)
+	}
+}
+
+// handleHealth routes /healthz and /readyz, which both listeners answer;
+// /readyz answers 503 until ready holds the WebSocket server.
+func handleHealth(mux *http.ServeMux, ready *atomic.Pointer[wsapi.Server]) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if ready.Load() == nil {
@@ -187,7 +214,14 @@ func newMux(reg *prometheus.Registry, ready *atomic.Pointer[wsapi.Server]) *http
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+}
+
+// newMux routes the public listener: the web client, /ws (503 until ready
+// holds the WebSocket server) and the health checks. Nothing here may
+// expose the data file or the server's internals (see newAdminMux).
+func newMux(ready *atomic.Pointer[wsapi.Server]) *http.ServeMux {
+	mux := http.NewServeMux()
+	handleHealth(mux, ready)
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 		ws := ready.Load()
 		if ws == nil {
