@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
-	"github.com/chateau/chateau/wsapi"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -33,7 +32,7 @@ const maxSocketPath = 103
 
 // newAdminMux routes the admin listener: the health checks as on the
 // public one, the metrics and the backup.
-func newAdminMux(reg *prometheus.Registry, ready *atomic.Pointer[wsapi.Server], l *eventlog.Log, logger *slog.Logger) *http.ServeMux {
+func newAdminMux(reg *prometheus.Registry, ready *atomic.Pointer[serving], l *eventlog.Log, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	handleHealth(mux, ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -111,15 +110,34 @@ func checkSocketPath(path string) error {
 	if info.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("%s exists and is not a socket: move it away, or give -admin-addr", path)
 	}
+	return refuseAnswering(path)
+}
+
+// refuseAnswering returns an error if a server answers on the socket at
+// path: one whose data file was deleted or replaced (else the caller could
+// not hold its lock, or would not find it missing) and whose events are
+// only in that file, until it is rescued.
+func refuseAnswering(path string) error {
 	conn, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {
 		conn.Close()
-		return fmt.Errorf("a server answers on %s although this one holds the data file: its data file must have been deleted or replaced; save its events with `chateau backup` and stop it first", path)
+		return fmt.Errorf("a server answers on %s, but its data file is gone from its path: save its events with `chateau backup` and stop it first", path)
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return nil // a dead server's
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, fs.ErrNotExist) {
+		return nil // a dead server's socket, or none
 	}
 	return err
+}
+
+// refuseOrphanedPath refuses to create a data file where the file of a
+// running server was deleted, as found by its admin socket (with
+// -admin-addr there is none to ask): the new empty log would take the
+// place of that server's events.
+func refuseOrphanedPath(adminAddr, data string) error {
+	if _, err := os.Lstat(data); adminAddr != "" || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return refuseAnswering(adminSocketPath(data))
 }
 
 // socketListener is the admin socket: it says its path as its address and

@@ -82,11 +82,15 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := wsapi.NewMetrics(reg)
-	var ready atomic.Pointer[wsapi.Server]
+	var ready atomic.Pointer[serving]
 	public := serveOn(ln, newMux(&ready))
 
 	if *noSync {
 		logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
+	}
+	if err := refuseOrphanedPath(*adminAddr, *data); err != nil {
+		public.stop(logger)
+		return err
 	}
 	l, applied, err := eventlog.Open(*data, eventlog.Options{UnsafeNoSync: *noSync})
 	if err != nil {
@@ -104,6 +108,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	admin := serveOn(adminLn, newAdminMux(reg, &ready, l, logger))
 	defer admin.stop(logger)
+	stopWatch := watchDataFile(l, logger, time.Second)
+	defer stopWatch()
 
 	state, err := replay(l, logger, metrics)
 	if err != nil {
@@ -138,7 +144,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		defer cancel()
 		wsDone <- ws.Shutdown(ctx)
 	})
-	ready.Store(ws)
+	ready.Store(&serving{ws: ws, log: l})
 	logger.Info("listening", "addr", ln.Addr().String(), "admin", adminLn.Addr().String(), "data", *data)
 
 	select {
@@ -203,32 +209,19 @@ func (s *httpServing) stop(logger *slog.Logger) {
 	}
 }
 
-// handleHealth routes /healthz and /readyz, which both listeners answer;
-// /readyz answers 503 until ready holds the WebSocket server.
-func handleHealth(mux *http.ServeMux, ready *atomic.Pointer[wsapi.Server]) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if ready.Load() == nil {
-			http.Error(w, "replaying the log", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-}
-
 // newMux routes the public listener: the web client, /ws (503 until ready
-// holds the WebSocket server) and the health checks. Nothing here may
-// expose the data file or the server's internals (see newAdminMux).
-func newMux(ready *atomic.Pointer[wsapi.Server]) *http.ServeMux {
+// is set) and the health checks. Nothing here may expose the data file or
+// the server's internals (see newAdminMux).
+func newMux(ready *atomic.Pointer[serving]) *http.ServeMux {
 	mux := http.NewServeMux()
 	handleHealth(mux, ready)
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		ws := ready.Load()
-		if ws == nil {
+		s := ready.Load()
+		if s == nil {
 			http.Error(w, "starting: replaying the log", http.StatusServiceUnavailable)
 			return
 		}
-		ws.ServeHTTP(w, r)
+		s.ws.ServeHTTP(w, r)
 	})
 	mux.Handle("/", webclient.Handler())
 	return mux
