@@ -80,7 +80,7 @@ func (c *BackupCommand) copy(ctx context.Context, w io.Writer, adminAddr, data s
 	}
 	l, _, err := eventlog.Open(data, eventlog.Options{ReadOnly: true})
 	if errors.Is(err, eventlog.ErrLocked) {
-		return 0, "", fmt.Errorf("%w, by a server that does not listen at %s: give backup the -admin-addr the server has", err, where)
+		return 0, "", fmt.Errorf("%w, by a server that does not listen at %s: give backup the server's -admin-addr, or none if it has none", err, where)
 	}
 	if err != nil {
 		return 0, "", explainOpen(err)
