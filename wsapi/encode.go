@@ -52,6 +52,10 @@ func encode(f *frame) []byte {
 	default:
 		panic("wsapi: frame.Clients must be a string or []string")
 	}
+	if f.RetryAfter != 0 {
+		b = append(b, `,"retry_after":`...)
+		b = strconv.AppendInt(b, int64(f.RetryAfter), 10)
+	}
 	return append(b, '}')
 }
 

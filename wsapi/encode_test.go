@@ -14,6 +14,7 @@ func TestEncode(t *testing.T) {
 	empty := ""
 	frames := []frame{
 		{Type: frameError, Status: StatusBadRequest, MessageID: []byte(`"m1"`), Reason: "bad \"request\"", Request: typeGroupMessage},
+		{Type: frameError, Status: StatusTooMany, Reason: "wait", Request: typeRegister, RetryAfter: 3},
 		{Type: frameRegister, Status: StatusOK, MessageID: []byte(`42`), Username: "ann", LastID: "01M8ANA9K2023SXKXQGTBYMQ6P"},
 		{Type: frameGroupMessageRecv, Status: StatusCreated, Chatname: "Team 🚀", Members: []string{"ann", "bob"}, Sender: "ann", Content: &content, ID: "01M8ANA9K2023SXKXQGTBYMQ6P", Time: "2026-11-26T00:50:31.650Z", Replay: true},
 		{Type: frameSingleMessageRecv, Status: StatusOK, Sender: "bob", Content: &empty, Random: true},

@@ -3,6 +3,7 @@ package wsapi
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Status codes carried in every server frame's "status" field.
@@ -37,6 +38,9 @@ var (
 	// ErrRateLimited means the connection is over its request rate; the
 	// request was not looked at.
 	ErrRateLimited = errors.New("rate limit exceeded")
+	// ErrHashingBusy means the queue of passwords waiting to be hashed was
+	// full; the password was not checked. It is an ErrRateLimited.
+	ErrHashingBusy = fmt.Errorf("%w: password hashing busy", ErrRateLimited)
 	// ErrUnauthorized means a protected name's password was wrong or missing,
 	// or the server requires a password.
 	ErrUnauthorized = errors.New("wrong username or password")
@@ -92,3 +96,19 @@ type reasonError struct {
 
 func (e *reasonError) Error() string { return e.reason }
 func (e *reasonError) Unwrap() error { return e.sentinel }
+
+// retryError is a refusal that says when to try again: its ErrorResponse
+// carries retry_after.
+type retryError struct {
+	error
+	after time.Duration
+}
+
+func (e *retryError) Unwrap() error { return e.error }
+
+// retrySeconds is a wait as retry_after: whole seconds, rounded up, at
+// least 1, so that a client that waits that long is not refused again for
+// the same reason.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}

@@ -44,6 +44,10 @@ type frame struct {
 	Replay    bool            `json:"replay,omitempty"`
 	LastID    string          `json:"last_id,omitempty"`
 	Clients   any             `json:"clients,omitempty"`
+
+	// RetryAfter tells a client refused a login when to try again, in
+	// whole seconds.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // historyFrame is a HistoryResponse: messages is always an array.
@@ -107,7 +111,12 @@ func errorFrame(r *request, err error) []byte {
 			reason = ErrStorage.Error()
 		}
 	}
-	return encode(&frame{Type: frameError, Status: statusOf(err), MessageID: r.messageID, Reason: reason, Request: r.kind})
+	f := frame{Type: frameError, Status: statusOf(err), MessageID: r.messageID, Reason: reason, Request: r.kind}
+	var retry *retryError
+	if errors.As(err, &retry) {
+		f.RetryAfter = retrySeconds(retry.after)
+	}
+	return encode(&f)
 }
 
 // ackFrame answers r after its event e is stored.

@@ -17,6 +17,8 @@ type Metrics struct {
 	Deliveries      prometheus.Counter
 	SlowDisconnects prometheus.Counter
 	ReplaySeconds   prometheus.Gauge
+	PasswordHashes  prometheus.Counter
+	LoginsRefused   *prometheus.CounterVec // by reason: hashing_busy
 }
 
 // NewMetrics creates the collectors and registers them with reg (if not
@@ -57,10 +59,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ReplaySeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chateau_startup_replay_seconds", Help: "Time the start-up replay of the log took.",
 		}),
+		PasswordHashes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chateau_password_hashes_total", Help: "Argon2id password hashes computed (registrations and sign-ins).",
+		}),
+		LoginsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chateau_logins_refused_total",
+			Help: "Registrations with a password refused (429) before hashing, by reason.",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.Online, m.Requests, m.RequestSeconds, m.Events, m.BatchEvents, m.CommitSeconds,
-			m.Deliveries, m.SlowDisconnects, m.ReplaySeconds)
+			m.Deliveries, m.SlowDisconnects, m.ReplaySeconds, m.PasswordHashes, m.LoginsRefused)
 	}
 	return m
 }

@@ -129,7 +129,7 @@ func TestServer_RateLimit(t *testing.T) {
 	ann.send(msg{"type": "ClientListRequest"})
 	ann.expect("ClientListResponse", 200) // 3
 	ann.send(msg{"type": "SingleMessageRequest", "recipient": "bob", "content": "2", "messageID": "r"})
-	if m := ann.expect("ErrorResponse", 429); m["messageID"] != "r" || m["request"] != "SingleMessageRequest" {
+	if m := ann.expect("ErrorResponse", 429); m["messageID"] != "r" || m["request"] != "SingleMessageRequest" || m["retry_after"] != nil {
 		t.Fatalf("429 %v", m)
 	}
 	for range 200 {

@@ -101,9 +101,9 @@ type Server struct {
 	pingPeriod time.Duration // PongWait/2
 	heardEvery time.Duration // PongWait/60: see heard
 
-	hashing chan struct{} // bounds concurrent password hashing (memory)
-	buffers *buffers      // read and write buffers of busy connections (batchConn)
-	conns   atomic.Int64  // open and opening connections
+	hashes  *hashQueue   // bounds password hashing, running and waiting (login.go)
+	buffers *buffers     // read and write buffers of busy connections (batchConn)
+	conns   atomic.Int64 // open and opening connections
 
 	stateMu sync.RWMutex // guards State: the sequencer writes, readers read
 
@@ -145,7 +145,7 @@ func (s *Server) Start() {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
-	s.hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.hashes = newHashQueue(runtime.GOMAXPROCS(0))
 	s.buffers = newBuffers()
 	s.Upgrader.ReadBufferSize = 0 // gorilla then reads through batchConn.br
 	s.ops = make(chan op, s.MaxBatch)
