@@ -21,6 +21,7 @@ import (
 type client struct {
 	srv   *Server
 	id    uint64
+	addr  string // the client's address as the login throttle counts it (addressKey)
 	conn  *websocket.Conn
 	batch *batchConn // conn's connection
 	// out queues encoded frames for the writer.
@@ -259,7 +260,7 @@ func (s *Server) readFrame(c *client, kind int, data []byte) bool {
 		r.err = reasonf(ErrRateLimited, "too many requests: slow down to %g per second", s.RateLimit)
 	} else {
 		c.refused = 0
-		s.checkPassword(r)
+		s.checkPassword(c, r)
 	}
 	c.pending <- struct{}{}
 	s.ops <- requestOp{c: c, r: r}

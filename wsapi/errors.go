@@ -38,6 +38,10 @@ var (
 	// ErrRateLimited means the connection is over its request rate; the
 	// request was not looked at.
 	ErrRateLimited = errors.New("rate limit exceeded")
+	// ErrLoginThrottled means a RegisterRequest came while its name or the
+	// client's address was waiting out a backoff after wrong passwords; the
+	// password was not checked. It is an ErrRateLimited.
+	ErrLoginThrottled = fmt.Errorf("%w: too many wrong passwords", ErrRateLimited)
 	// ErrHashingBusy means the queue of passwords waiting to be hashed was
 	// full; the password was not checked. It is an ErrRateLimited.
 	ErrHashingBusy = fmt.Errorf("%w: password hashing busy", ErrRateLimited)

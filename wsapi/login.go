@@ -7,43 +7,44 @@ import (
 )
 
 // busyRetry is the wait given to a password refused because others are
-// being hashed; one hash takes a fraction of it.
+// being hashed or checked; one hash takes a fraction of it.
 const busyRetry = time.Second
 
 // checkPassword does the slow part of a RegisterRequest with a password in
 // the connection's reader: it verifies the password against the name's
 // stored hash, or hashes it for a new name. The sequencer then checks that
-// the name's state has not changed meanwhile. If the hash queue is full,
-// nothing is hashed and r gets 429 with retry_after.
-func (s *Server) checkPassword(r *request) {
+// the name's state has not changed meanwhile. Before any hashing, the login
+// throttle may refuse it (after too many wrong passwords for the name or
+// from c's address), and so may the hash queue when full: then r gets 429
+// with retry_after and costs no hash.
+func (s *Server) checkPassword(c *client, r *request) {
 	if r.kind != typeRegister || r.err != nil || r.password == "" {
 		return
 	}
 	stored := s.storedHash(r.username)
+	if len(stored) > 0 {
+		s.verifyPassword(c, r, stored)
+		return
+	}
+	if wait := s.throttle.admitNew(c.addr, s.Now()); wait > 0 {
+		s.refuseLogin(r, throttled(wait), "throttled")
+		return
+	}
 	var hash []byte
-	var ok bool
 	var err error
-	hashed := s.hash(func() {
-		if len(stored) > 0 {
-			ok, err = projection.CheckPassword(stored, r.password)
-		} else {
-			// An unprotected name takes no password; hash anyway so that
-			// the answer takes as long as for a protected one.
-			hash, err = projection.HashPassword(r.password, s.PasswordCost)
-		}
-	})
-	switch {
-	case !hashed:
+	if !s.hash(func() { hash, err = projection.HashPassword(r.password, s.PasswordCost) }) {
 		s.refuseLogin(r, hashingBusy(), "hashing_busy")
-	case len(stored) > 0 && err != nil:
-		s.Logger.Error("check password", "user", r.username, "err", err)
-	case len(stored) > 0 && ok:
-		r.verifiedHash = stored
+		return
+	}
+	switch {
 	case stored == nil && err != nil:
 		s.Logger.Error("hash password", "err", err)
 		r.err = ErrStorage
 	case stored == nil:
 		r.passwordHash = hash
+	default:
+		// An unprotected name takes no password; it was hashed anyway so
+		// that the answer takes as long as for a protected one.
 	}
 }
 
@@ -62,6 +63,38 @@ func (s *Server) storedHash(name string) []byte {
 	return stored
 }
 
+// verifyPassword checks r's password against a protected name's stored
+// hash, if the throttle and the hash queue let it, and tells the throttle
+// how it went.
+func (s *Server) verifyPassword(c *client, r *request, stored []byte) {
+	at, wait := s.throttle.admit(r.username, c.addr, s.Now())
+	if wait > 0 {
+		s.refuseLogin(r, throttled(wait), "throttled")
+		return
+	}
+	var ok bool
+	var err error
+	if !s.hash(func() { ok, err = projection.CheckPassword(stored, r.password) }) {
+		s.throttle.done(at, notChecked, s.Now())
+		s.refuseLogin(r, hashingBusy(), "hashing_busy")
+		return
+	}
+	if err != nil {
+		s.Logger.Error("check password", "user", r.username, "err", err)
+	}
+	if ok {
+		r.verifiedHash = stored
+		s.throttle.done(at, passwordRight, s.Now())
+		return
+	}
+	nameLocked, addrLocked := s.throttle.done(at, passwordWrong, s.Now())
+	if nameLocked || addrLocked {
+		// Once per name or address as its backoff begins, not per refusal.
+		s.Logger.Warn("login throttled: too many wrong passwords", "user", r.username, "remote", c.addr,
+			"name_locked", nameLocked, "address_locked", addrLocked)
+	}
+}
+
 // hash runs fn, one password hash, through the hash queue, and reports
 // false without running it if the queue is full.
 func (s *Server) hash(fn func()) bool {
@@ -75,6 +108,11 @@ func (s *Server) hash(fn func()) bool {
 func (s *Server) refuseLogin(r *request, err error, why string) {
 	s.Metrics.LoginsRefused.WithLabelValues(why).Inc()
 	r.err = err
+}
+
+func throttled(wait time.Duration) error {
+	return &retryError{error: reasonf(ErrLoginThrottled,
+		"too many wrong passwords for this name or from this address; try again in %d s", retrySeconds(wait)), after: wait}
 }
 
 func hashingBusy() error {

@@ -18,7 +18,7 @@ type Metrics struct {
 	SlowDisconnects prometheus.Counter
 	ReplaySeconds   prometheus.Gauge
 	PasswordHashes  prometheus.Counter
-	LoginsRefused   *prometheus.CounterVec // by reason: hashing_busy
+	LoginsRefused   *prometheus.CounterVec // by reason: throttled, hashing_busy
 }
 
 // NewMetrics creates the collectors and registers them with reg (if not

@@ -101,6 +101,8 @@ type Server struct {
 	pingPeriod time.Duration // PongWait/2
 	heardEvery time.Duration // PongWait/60: see heard
 
+	throttle *loginThrottle // refuses password attempts after wrong ones (throttle.go)
+
 	hashes  *hashQueue   // bounds password hashing, running and waiting (login.go)
 	buffers *buffers     // read and write buffers of busy connections (batchConn)
 	conns   atomic.Int64 // open and opening connections
@@ -146,6 +148,7 @@ func (s *Server) Start() {
 		s.Metrics = NewMetrics(nil)
 	}
 	s.hashes = newHashQueue(runtime.GOMAXPROCS(0))
+	s.throttle = newLoginThrottle(defaultThrottlePolicy())
 	s.buffers = newBuffers()
 	s.Upgrader.ReadBufferSize = 0 // gorilla then reads through batchConn.br
 	s.ops = make(chan op, s.MaxBatch)
@@ -198,6 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		srv:   s,
 		id:    s.nextID.Add(1),
+		addr:  addressKey(r.RemoteAddr),
 		conn:  conn,
 		batch: hj.conn,
 		out:   newOutbox(s.SendQueue, s.SendQueue+s.MaxBatch+maxPending),
