@@ -37,10 +37,10 @@ type batchConn struct {
 	pools *buffers
 	raw   syscall.RawConn // nil if Conn has no file descriptor
 
-	held atomic.Bool // set while the writer holds the connection
+	holding atomic.Bool // set while the writer holds the connection (hold)
 
 	mu  sync.Mutex
-	buf *bufio.Writer // non-nil while held
+	buf *bufio.Writer // non-nil while holding
 
 	// The read side, owned by the reader.
 	br         *bufio.Reader // gorilla's reader over this connection, if ours
@@ -76,13 +76,13 @@ func newBatchConn(c net.Conn, pools *buffers) *batchConn {
 	return b
 }
 
-// SetWriteDeadline implements net.Conn. While held, gorilla sets a deadline
+// SetWriteDeadline implements net.Conn. While holding, gorilla sets a deadline
 // for every frame; hold set one for the whole batch, and the others are
 // dropped rather than each costing a call into the runtime's poller.
 // It never waits for mu, so that another goroutine can cut a blocked write
 // short.
 func (b *batchConn) SetWriteDeadline(t time.Time) error {
-	if b.held.Load() {
+	if b.holding.Load() {
 		return nil
 	}
 	return b.Conn.SetWriteDeadline(t)
@@ -106,14 +106,14 @@ func (b *batchConn) hold(deadline time.Time) {
 	w := b.pools.write.Get().(*bufio.Writer)
 	w.Reset(b.Conn)
 	b.buf = w
-	b.held.Store(true)
+	b.holding.Store(true)
 }
 
 // release sends what was buffered and stops buffering.
 func (b *batchConn) release() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.held.Store(false)
+	b.holding.Store(false)
 	err := b.buf.Flush()
 	b.buf.Reset(nil)
 	b.pools.write.Put(b.buf)
@@ -121,7 +121,7 @@ func (b *batchConn) release() error {
 	return err
 }
 
-// batchSize is the buffer of a held batchConn; a batch that outgrows it is
+// batchSize is the buffer of a holding batchConn; a batch that outgrows it is
 // sent in parts.
 const batchSize = 16 << 10
 

@@ -1,29 +1,26 @@
 package wsapi
 
 import (
-	"errors"
-	"io"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 )
 
-// client is one WebSocket connection. Its readPump is the only reader; its
-// writer (writer.go) runs only while there is something to write, so an
-// idle connection has one goroutine. The sequencer alone sets user; only
-// the sequencer enqueues, and a detached answer's goroutine while the
-// sequencer holds the client's other frames back.
+// client is one WebSocket connection, and the chat core's Peer for it. Its
+// readPump is the only reader; its writer (writer.go) runs only while
+// there is something to write, so an idle connection has one goroutine.
+// The core's sequencer calls Send, Flush and Close; a detached answer's
+// goroutine calls Push while the core holds the client's other frames back.
 type client struct {
-	srv   *Server
-	id    uint64
-	addr  string // the client's address as the login throttle counts it (addressKey)
-	conn  *websocket.Conn
-	batch *batchConn // conn's connection
+	srv     *Server
+	id      uint64
+	session *chat.Session
+	conn    *websocket.Conn
+	batch   *batchConn // conn's connection
 	// out queues encoded frames for the writer.
 	out *outbox
 	// writing is set while a writer goroutine runs (or the connection has
@@ -36,10 +33,6 @@ type client struct {
 	finish sync.Once
 	// readerDone is closed when the reader has stopped (endReading).
 	readerDone chan struct{}
-	// pending holds a token for each request handed to the sequencer and
-	// not yet answered: a client that pipelines more waits, so that the
-	// answers of one batch cannot overflow its own send queue.
-	pending chan struct{}
 
 	closeOnce sync.Once
 	closeCode int    // written before done is closed
@@ -51,30 +44,87 @@ type client struct {
 	refused int           // requests refused for the rate since the last one accepted
 	heardAt time.Time     // when the read deadline was last extended (heard)
 	// clientCode is the code of the client's close frame, if it sent one;
-	// the reader sets it before its goneOp, for the close path to echo.
+	// the reader sets it before it ends the session, for the close path to
+	// echo.
 	clientCode int
 
-	// Owned by the sequencer:
-	user     string // the registered username
-	wrote    bool   // a request of the batch being filled stores an event (waitsForBatch)
-	detached bool   // a detached answer is running (history.go)
-	queued   bool   // frames queued in this batch, writer not yet woken
-	held     []held // frames and answers held back behind it
+	// Owned by the core's sequencer (Send, Flush):
+	inBatch bool // frames sent in this batch, writer not yet woken
 }
 
 // closeTooSlow closes a client that does not read its frames.
 const closeTooSlow = websocket.CloseTryAgainLater
 
-// enqueue queues a frame without blocking, and without waking the writer
-// (the sequencer decides when: see sequencer.send). A client whose queue
-// is at its hard limit is too slow to keep up: it is closed with 1013 so
-// that it delays nobody. It reports how many frames are queued and whether
-// b is.
-func (c *client) enqueue(b []byte) (queued int, ok bool) {
-	if queued, ok = c.out.push(b); !ok {
-		c.close(closeTooSlow, "too slow: outbound queue full", false)
+// tooSlow is the reason of closeTooSlow's close frame.
+const tooSlow = "too slow: outbound queue full"
+
+// Send implements chat.Peer: it queues b without blocking, and without
+// waking the writer (Flush does, once per batch). A client whose queue is
+// at its hard limit is too slow to keep up; so is one that, at the batch's
+// first frame for it, still has more than SendQueue frames of earlier
+// batches waiting (within a batch the queue may grow past SendQueue: a
+// batch can bring a member of a busy chat more frames than that at once).
+// Either is closed with 1013 so that it delays nobody.
+func (c *client) Send(b []byte) bool {
+	queued, ok := c.out.push(b)
+	if ok && !c.inBatch {
+		ok = queued <= c.srv.SendQueue
+		c.inBatch = ok
 	}
-	return queued, ok
+	if !ok {
+		c.close(closeTooSlow, tooSlow, false)
+		return false
+	}
+	// The writer starts once the batch is queued, so that a client's
+	// frames of one batch go out in one system call; but a client that
+	// gets many in one batch has its writer started early, to drain while
+	// the rest is queued.
+	if queued >= max(1, c.srv.SendQueue/earlyWakeDivisor) {
+		c.wake()
+	}
+	return true
+}
+
+// earlyWakeDivisor: a client's writer starts before the end of the batch
+// once its queue holds this fraction of SendQueue.
+const earlyWakeDivisor = 16
+
+// Flush implements chat.Peer: it starts the writer for the batch's frames.
+func (c *client) Flush() {
+	c.inBatch = false
+	c.wake()
+}
+
+// Push implements chat.Peer: it queues b once the queue is below
+// SendQueue, for a detached answer, and reports false if the connection
+// closes first.
+func (c *client) Push(b []byte) bool {
+	return c.out.pushWait(b, c.done, c.wake)
+}
+
+// Close implements chat.Peer.
+func (c *client) Close(why chat.Close) {
+	switch why {
+	case chat.CloseGone:
+		c.close(goneCode(c, c.srv.closing.Load()), "", true)
+	case chat.CloseReplaced:
+		c.close(websocket.CloseNormalClosure, "session replaced", true)
+	case chat.CloseTooSlow:
+		c.close(closeTooSlow, tooSlow, false)
+	}
+}
+
+// goneCode is the close code for a connection whose reader has stopped:
+// the client's own code echoed if it sent a close frame (RFC 6455 5.5.1),
+// else 1001 while the server shuts down, else 1000.
+func goneCode(c *client, shuttingDown bool) int {
+	switch {
+	case c.clientCode != 0:
+		return c.clientCode
+	case shuttingDown:
+		return websocket.CloseGoingAway
+	}
+	return websocket.CloseNormalClosure
 }
 
 // close makes writePump send a close frame with code and reason and close
@@ -94,194 +144,3 @@ func (c *client) close(code int, text string, drain bool) {
 		c.wake()
 	})
 }
-
-// readPump reads frames and passes them to the sequencer in order, then,
-// when the connection ends, tells the sequencer it is gone.
-//
-// An idle connection is this goroutine parked, so it parks with a small
-// stack: it waits for data in batchConn.await, which needs little stack,
-// and reads frames through gorilla (which needs more) only once data has
-// come. When everything received has been read, it goes on in a new
-// goroutine, whose stack has not grown, and this one ends: an idle
-// connection holds a goroutine of the smallest stack whatever it did
-// before. Pongs to the server's pings arrive on idle connections; they are
-// dropped here (batchConn.dropPongs) rather than read through gorilla,
-// which would then wait for the next message inside its read. A ping from
-// the client, or a pong split across reads, still goes through gorilla.
-func (s *Server) readPump(c *client) {
-	for c.batch.await() > 0 {
-		s.heard(c, time.Now())
-		if !c.batch.idle() {
-			break
-		}
-	}
-	if s.readMessages(c) {
-		go s.readPump(c)
-	}
-}
-
-// readMessages reads frames and passes them on until all that was received
-// is read (true), or the connection ends (false).
-//
-//go:noinline
-func (s *Server) readMessages(c *client) bool {
-	for {
-		kind, data, err := c.conn.ReadMessage()
-		if err != nil {
-			s.readFailed(c, err)
-			s.endReading(c)
-			return false
-		}
-		if !s.readFrame(c, kind, data) {
-			s.endReading(c)
-			return false
-		}
-		if c.batch.dropPongs() > 0 {
-			s.heard(c, time.Now())
-		}
-		if c.batch.idle() {
-			return true
-		}
-	}
-}
-
-// endReading tells the sequencer that c's reader has stopped.
-func (s *Server) endReading(c *client) {
-	s.ops <- goneOp{c: c}
-	close(c.readerDone)
-	s.pumps.Done()
-}
-
-// startReading sets c's read limit, deadline, pong and close handlers and
-// rate limiter.
-func (s *Server) startReading(c *client) {
-	c.conn.SetReadLimit(s.MaxFrameBytes)
-	s.heard(c, time.Now())
-	c.conn.SetPongHandler(func(string) error {
-		s.heard(c, time.Now())
-		return nil
-	})
-	c.conn.SetCloseHandler(c.closeReceived)
-	if s.RateLimit > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), max(s.RateBurst, 1))
-	}
-}
-
-// heard extends c's read deadline: any frame from the client, a pong or a
-// message, shows that it is alive. For messages it does so at most every
-// heardEvery, which saves a call into the runtime's poller per message at
-// the cost of a silence allowance up to heardEvery shorter. Unless the
-// server is shutting down: Shutdown sets closing, then every reader's
-// deadline to now, so a deadline set here after that is put back.
-func (s *Server) heard(c *client, now time.Time) {
-	c.heardAt = now
-	_ = c.conn.SetReadDeadline(now.Add(s.PongWait))
-	if s.closing.Load() {
-		_ = c.conn.SetReadDeadline(time.Now())
-	}
-}
-
-// readFailed ends c's reads after err: it notes the client's close frame
-// for the close path to answer, or closes after a frame the server refuses
-// (1009 too large, 1002 a protocol error), or, after a timeout or a broken
-// connection, leaves the close to the sequencer's goodbye.
-//
-//go:noinline
-func (s *Server) readFailed(c *client, err error) {
-	var ce *websocket.CloseError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure:
-		// The client's close frame: the close path answers it with the
-		// same code once the answers queued before it are sent.
-		c.clientCode = ce.Code
-		s.Logger.Debug("client closed", "conn", c.id, "code", ce.Code)
-	case errors.Is(err, websocket.ErrReadLimit):
-		// gorilla has sent 1009, except for a length with the top bit set
-		// (it counts as negative): then the close path sends it.
-		s.Logger.Debug("frame too large", "conn", c.id, "max", s.MaxFrameBytes)
-		c.close(websocket.CloseMessageTooBig, "frame too large", false)
-		c.linger()
-	case errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, io.EOF):
-		// A deadline (keepalive, shutdown) or a broken connection.
-		s.Logger.Debug("read ended", "conn", c.id, "err", err)
-	default:
-		// A protocol error: gorilla has sent 1002 with the reason (or,
-		// for errBadClose, the close path sends it).
-		s.Logger.Debug("protocol error", "conn", c.id, "err", err)
-		c.close(websocket.CloseProtocolError, truncate(strings.TrimPrefix(err.Error(), "websocket: "), maxCloseText), false)
-		c.linger()
-	}
-}
-
-// maxCloseText bounds a close frame's reason before truncate's 3-byte
-// ellipsis: a control frame's payload is at most 125 bytes, 2 of them the
-// code.
-const maxCloseText = 125 - 2 - len("…")
-
-// errBadClose is the protocol error of a close frame whose payload is one
-// byte: a code needs two (RFC 6455 5.5.1).
-var errBadClose = errors.New("websocket: close frame with a 1-byte payload")
-
-// closeReceived is c's close handler. It refuses a close frame with a
-// 1-byte payload (gorilla v1.5.3 takes it as a close without a code), and
-// does not echo the close at once as gorilla's default does: the close
-// path (closeConn) echoes it after the answers to the requests before it.
-func (c *client) closeReceived(code int, text string) error {
-	if code == websocket.CloseNoStatusReceived && c.batch.watch.badClose {
-		return errBadClose
-	}
-	return nil
-}
-
-// readFrame decodes a frame, applies the rate limit and passes the request
-// to the sequencer. It reports false when the connection is to close.
-//
-//go:noinline
-func (s *Server) readFrame(c *client, kind int, data []byte) bool {
-	received := time.Now()
-	if received.Sub(c.heardAt) >= s.heardEvery {
-		s.heard(c, received)
-	}
-	var r *request
-	if kind != websocket.TextMessage {
-		r = &request{err: reasonf(ErrBadRequest, "binary frames are not supported; send JSON text frames")}
-	} else {
-		r = decodeRequest(data, s.MaxContentBytes)
-	}
-	r.received = received
-	if c.limiter != nil && !c.limiter.AllowN(s.Now(), 1) {
-		if c.refused++; c.refused > maxRefused {
-			s.Logger.Warn("connection closed: kept flooding", "conn", c.id, "refused", c.refused)
-			c.close(websocket.ClosePolicyViolation, "rate limit exceeded", true)
-			c.linger()
-			return false
-		}
-		r.err = reasonf(ErrRateLimited, "too many requests: slow down to %g per second", s.RateLimit)
-	} else {
-		c.refused = 0
-		s.checkPassword(c, r)
-	}
-	c.pending <- struct{}{}
-	s.ops <- requestOp{c: c, r: r}
-	return true
-}
-
-// lingerWait bounds how long a closing connection waits for the client's
-// side of the closing handshake.
-const lingerWait = time.Second
-
-// linger reads and drops what the client still sends after the server has
-// decided to close, until the client's close frame has come, the client
-// closes, or lingerWait passes. Closing a socket with unread input makes
-// the kernel send a reset, which can destroy the close frame before the
-// client reads it; once the client's close frame is in, nothing is left
-// to protect.
-func (c *client) linger() {
-	_ = c.conn.SetReadDeadline(time.Now().Add(lingerWait))
-	c.batch.discardUntilClose()
-}
-
-// maxRefused is how many requests in a row a connection may send over its
-// rate limit before it is closed with 1008.
-const maxRefused = 100

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chateau/chateau/projection"
 	"github.com/chateau/chateau/wsapi"
 )
 
@@ -65,8 +64,7 @@ func TestServer_Close_ByServer(t *testing.T) {
 	ts := startServer(t, l, func(s *wsapi.Server) {
 		s.RateLimit, s.RateBurst = 1, 1
 		s.Now = func() time.Time { return frozen } // no token comes back
-		s.PasswordCost = projection.PasswordCost{Time: 1, MemoryKiB: 64}
-	})
+	}, cheapPasswords)
 	tests := []struct {
 		name  string
 		cause func(t *testing.T, rc *rawConn)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/projection"
 	"github.com/gorilla/websocket"
@@ -266,13 +267,13 @@ func TestServer_AppendFails(t *testing.T) {
 			t.Fatalf("a failed message was stored: %v", stored)
 		}
 	}
-	rebuilt, err := wsapiRebuild(l)
+	rebuilt, err := chat.Rebuild(l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u1, c1, e1 := rebuilt.Counts()
 	var u2, c2, e2 int
-	ts.View(func(st *projection.State) { u2, c2, e2 = st.Counts() })
+	ts.core.View(func(st *projection.State) { u2, c2, e2 = st.Counts() })
 	if u1 != u2 || c1 != c2 || e1 != e2 {
 		t.Fatalf("projection (%d users, %d chats, %d events) differs from the log (%d, %d, %d)", u2, c2, e2, u1, c1, e1)
 	}

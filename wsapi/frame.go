@@ -2,52 +2,24 @@ package wsapi
 
 import (
 	"encoding/json"
-	"errors"
 
-	"github.com/chateau/chateau/projection"
+	"github.com/chateau/chateau/chat"
 )
 
-// Server frame type names.
-const (
-	frameRegister          = "RegisterResponse"
-	frameGroupMessageInit  = "GroupMessageInitResponse"
-	frameGroupMessage      = "GroupMessageResponse"
-	frameGroupMessageRecv  = "GroupMessageRecv"
-	frameClientList        = "ClientListResponse"
-	frameRandomMessage     = "RandomMessageResponse"
-	frameSingleMessage     = "SingleMessageResponse"
-	frameSingleMessageRecv = "SingleMessageRecv"
-	frameError             = "ErrorResponse"
-	frameSessionReplaced   = "SessionReplaced"
-	frameChatList          = "ChatListResponse"
-	frameHistory           = "HistoryResponse"
-	frameReplayComplete    = "ReplayComplete"
-)
-
-// frame is every field a server frame may carry; empty ones are omitted.
-// Field names follow the seed's protocol, "clients" included.
-type frame struct {
-	Type      string          `json:"type"`
-	Status    int             `json:"status"`
-	MessageID json.RawMessage `json:"messageID,omitempty"`
-	Reason    string          `json:"reason,omitempty"`
-	Request   string          `json:"request,omitempty"`
-	Username  string          `json:"username,omitempty"`
-	Chatname  string          `json:"chatname,omitempty"`
-	Members   []string        `json:"members,omitempty"`
-	Sender    string          `json:"sender,omitempty"`
-	Recipient string          `json:"recipient,omitempty"`
-	Content   *string         `json:"content,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Time      string          `json:"time,omitempty"`
-	Random    bool            `json:"random,omitempty"`
-	Replay    bool            `json:"replay,omitempty"`
-	LastID    string          `json:"last_id,omitempty"`
-	Clients   any             `json:"clients,omitempty"`
-
-	// RetryAfter tells a client refused a login when to try again, in
-	// whole seconds.
-	RetryAfter int `json:"retry_after,omitempty"`
+// Encode writes f as the protocol's JSON text frame: by hand (encode) for
+// every frame but the three with lists of objects, which encoding/json
+// writes from the structs below.
+func Encode(f *chat.Frame) []byte {
+	switch f.Type {
+	case chat.FrameHistory:
+		return marshal(newHistoryFrame(f))
+	case chat.FrameChatList:
+		return marshal(newChatListFrame(f))
+	case chat.FrameReplayComplete:
+		return marshal(&replayCompleteFrame{Type: f.Type, Status: f.Status, MessageID: f.MessageID, Count: f.Count,
+			LastID: nullable(f.LastID)})
+	}
+	return encode(f)
 }
 
 // historyFrame is a HistoryResponse: messages is always an array.
@@ -69,6 +41,15 @@ type historyMessage struct {
 	Random  bool   `json:"random,omitempty"`
 }
 
+func newHistoryFrame(f *chat.Frame) *historyFrame {
+	h := &historyFrame{Type: f.Type, Status: f.Status, MessageID: f.MessageID, Chatname: f.Chatname, Recipient: f.Recipient,
+		Messages: make([]historyMessage, len(f.Messages)), More: f.More}
+	for i, m := range f.Messages {
+		h.Messages[i] = historyMessage(m)
+	}
+	return h
+}
+
 // chatListFrame is a ChatListResponse.
 type chatListFrame struct {
 	Type      string          `json:"type"`
@@ -83,6 +64,14 @@ type chatSummary struct {
 	LastID   *string  `json:"last_id"`
 }
 
+func newChatListFrame(f *chat.Frame) *chatListFrame {
+	l := &chatListFrame{Type: f.Type, Status: f.Status, MessageID: f.MessageID, Chats: make([]chatSummary, len(f.Chats))}
+	for i, c := range f.Chats {
+		l.Chats[i] = chatSummary{Chatname: c.Chatname, Members: c.Members, LastID: nullable(c.LastID)}
+	}
+	return l
+}
+
 // replayCompleteFrame ends a replay; LastID is null when nothing was replayed.
 type replayCompleteFrame struct {
 	Type      string          `json:"type"`
@@ -92,6 +81,14 @@ type replayCompleteFrame struct {
 	LastID    *string         `json:"last_id"`
 }
 
+// nullable is s, or JSON's null for "".
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // marshal encodes one of the frame types above.
 func marshal(v any) []byte {
 	b, err := json.Marshal(v)
@@ -99,57 +96,4 @@ func marshal(v any) []byte {
 		panic("wsapi: encode frame: " + err.Error())
 	}
 	return b
-}
-
-// errorFrame answers r with err.
-func errorFrame(r *request, err error) []byte {
-	reason := err.Error()
-	var re *reasonError
-	if !errors.As(err, &re) {
-		reason = "internal error"
-		if errors.Is(err, ErrStorage) {
-			reason = ErrStorage.Error()
-		}
-	}
-	f := frame{Type: frameError, Status: statusOf(err), MessageID: r.messageID, Reason: reason, Request: r.kind}
-	var retry *retryError
-	if errors.As(err, &retry) {
-		f.RetryAfter = retrySeconds(retry.after)
-	}
-	return encode(&f)
-}
-
-// ackFrame answers r after its event e is stored.
-func ackFrame(r *request, e projection.Event) []byte {
-	f := frame{Status: StatusOK, MessageID: r.messageID, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
-	switch p := e.Payload.(type) {
-	case projection.UserRegistered:
-		f.Type, f.Username, f.ID, f.Time, f.LastID = frameRegister, p.Username, "", "", e.ID.String()
-	case projection.ChatCreated:
-		f.Type, f.Chatname, f.Members = frameGroupMessageInit, p.Chat, p.Members
-	case projection.GroupMessagePosted:
-		f.Type, f.Chatname = frameGroupMessage, p.Chat
-	case projection.DirectMessageSent:
-		if p.Random {
-			f.Type, f.Clients = frameRandomMessage, p.Recipient
-		} else {
-			f.Type, f.Recipient = frameSingleMessage, p.Recipient
-		}
-	}
-	return encode(&f)
-}
-
-// deliveryFrame is what the other members or the recipient of e receive;
-// replay marks one sent again to a client catching up.
-func deliveryFrame(e projection.Event, replay bool) []byte {
-	f := frame{Status: StatusOK, Sender: e.Actor, ID: e.ID.String(), Time: projection.FormatTime(e.Time()), Replay: replay}
-	switch p := e.Payload.(type) {
-	case projection.ChatCreated:
-		f.Type, f.Status, f.Chatname, f.Members, f.Content = frameGroupMessageRecv, StatusCreated, p.Chat, p.Members, &p.Content
-	case projection.GroupMessagePosted:
-		f.Type, f.Chatname, f.Content = frameGroupMessageRecv, p.Chat, &p.Content
-	case projection.DirectMessageSent:
-		f.Type, f.Content, f.Random = frameSingleMessageRecv, &p.Content, p.Random
-	}
-	return encode(&f)
 }

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
-	"github.com/chateau/chateau/projection"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
@@ -49,33 +50,46 @@ func mustReopenLog(t testing.TB, path string) *eventlog.Log {
 	return l
 }
 
-// testServer is a wsapi.Server behind a real httptest server.
+// testServer is a chat core and a wsapi.Server behind a real httptest
+// server, as `chateau serve` wires them.
 type testServer struct {
 	*wsapi.Server
+	core *chat.Core
 	http *httptest.Server
 	url  string
 }
 
 // startServer rebuilds the state from l and serves it until stop or the
-// end of the test.
-func startServer(t testing.TB, l wsapi.Log, configure ...func(*wsapi.Server)) *testServer {
+// end of the test. Each of configure is a func(*wsapi.Server) or a
+// func(*chat.Core), called before they start.
+func startServer(t testing.TB, l chat.Log, configure ...any) *testServer {
 	t.Helper()
-	state, err := wsapi.Rebuild(l, nil)
+	state, err := chat.Rebuild(l, nil)
 	if err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
-	s := &wsapi.Server{Log: l, State: state}
+	core := &chat.Core{Log: l, State: state, Encode: wsapi.Encode}
+	s := &wsapi.Server{Core: core}
 	for _, f := range configure {
-		f(s)
+		switch f := f.(type) {
+		case func(*wsapi.Server):
+			f(s)
+		case func(*chat.Core):
+			f(core)
+		default:
+			t.Fatalf("startServer: cannot configure with %T", f)
+		}
 	}
+	core.Start()
 	s.Start()
-	ts := &testServer{Server: s, http: httptest.NewServer(s)}
+	ts := &testServer{Server: s, core: core, http: httptest.NewServer(s)}
 	ts.url = "ws" + strings.TrimPrefix(ts.http.URL, "http")
 	t.Cleanup(ts.stop)
 	return ts
 }
 
-// stop shuts the server down; it may be called more than once.
+// stop shuts the server down, then the core; it may be called more than
+// once.
 func (ts *testServer) stop() {
 	if ts.http == nil {
 		return
@@ -84,7 +98,17 @@ func (ts *testServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	_ = ts.Shutdown(ctx)
+	ts.core.Stop()
 	ts.http = nil
+}
+
+// openConns is the number of open connections, from the server's gauge.
+func (ts *testServer) openConns() int {
+	var m dto.Metric
+	if err := ts.Metrics.Connections.Write(&m); err != nil {
+		panic(err)
+	}
+	return int(m.GetGauge().GetValue())
 }
 
 // conn is a test client on a real WebSocket.
@@ -179,8 +203,6 @@ func (c *conn) roundTrip(m msg) msg {
 	c.send(m)
 	return c.recv()
 }
-
-func wsapiRebuild(l wsapi.Log) (*projection.State, error) { return wsapi.Rebuild(l, nil) }
 
 // readUntilClose reads frames until the connection ends and returns them
 // with the close code. A connection that ends without a close frame

@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/projection"
-	"github.com/chateau/chateau/wsapi"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -101,13 +101,13 @@ func BenchmarkRebuild(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "big.db")
 	l := mustReopenLog(b, path)
 	writeBigLog(b, l, 10_000, 1_000, 100_000, 1_000_000)
-	if _, err := wsapi.Rebuild(l, nil); err != nil { // warm the page cache
+	if _, err := chat.Rebuild(l, nil); err != nil { // warm the page cache
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := wsapi.Rebuild(l, nil); err != nil {
+		if _, err := chat.Rebuild(l, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

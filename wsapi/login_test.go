@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/projection"
-	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -73,7 +73,7 @@ func startWithAnn(t *testing.T) (*testServer, *testClock) {
 	t.Helper()
 	l, _ := mustOpenLog(t)
 	clock := newTestClock()
-	ts := startServer(t, l, cheapPasswords, func(s *wsapi.Server) { s.Now = clock.now })
+	ts := startServer(t, l, cheapPasswords, func(c *chat.Core) { c.Now = clock.now })
 	if m := dial(t, ts).signIn("ann", annsPassword); m["status"] != float64(200) {
 		t.Fatalf("ann: %v", m)
 	}
@@ -150,7 +150,7 @@ func TestServer_Login_GuessingLoad(t *testing.T) {
 	hashCost := measureHash(t)
 	reg := prometheus.NewRegistry()
 	l, _ := mustOpenLog(t)
-	ts := startServer(t, l, func(s *wsapi.Server) { s.Metrics = wsapi.NewMetrics(reg) })
+	ts := startServer(t, l, func(c *chat.Core) { c.Metrics = chat.NewMetrics(reg) })
 	if m := dial(t, ts).signIn("victim", "the victim's password"); m["status"] != float64(200) {
 		t.Fatalf("victim: %v", m)
 	}

@@ -60,7 +60,7 @@ func (o *outbox) pushWait(b []byte, done <-chan struct{}, wake func()) bool {
 // queue to come. The caller must not keep the frames past its next take.
 func (o *outbox) take(spare [][]byte) [][]byte {
 	clear(spare)
-	if cap(spare) > 256 {
+	if cap(spare) > maxSpare {
 		spare = nil // a burst is over: let its array go
 	}
 	o.mu.Lock()
@@ -73,6 +73,11 @@ func (o *outbox) take(spare [][]byte) [][]byte {
 	}
 	return frames
 }
+
+// maxSpare is the largest queue array take keeps for reuse: enough for
+// the frames of a busy batch, while a burst's array goes back to the
+// garbage collector rather than stay with an idle connection.
+const maxSpare = 256
 
 // len returns the number of queued frames.
 func (o *outbox) len() int {

@@ -3,195 +3,186 @@ package wsapi
 import (
 	"bytes"
 	"encoding/json"
-	"time"
+	"reflect"
+	"strconv"
 	"unicode/utf8"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/internal/jsonscan"
 	"github.com/chateau/chateau/projection"
 	"github.com/oklog/ulid/v2"
 )
 
-// Request type names, as clients send them in "type".
+// maxMessageIDBytes bounds the echoed messageID.
+const maxMessageIDBytes = 128
+
+// Indexes of the fields any request may carry, in rawRequest.
 const (
-	typeRegister         = "RegisterRequest"
-	typeGroupMessageInit = "GroupMessageInitRequest"
-	typeGroupMessage     = "GroupMessageRequest"
-	typeClientList       = "ClientListRequest"
-	typeRandomMessage    = "RandomMessageRequest"
-	typeSingleMessage    = "SingleMessageRequest"
-	typeChatList         = "ChatListRequest"
-	typeHistory          = "HistoryRequest"
+	fieldType = iota
+	fieldMessageID
+	fieldUsername
+	fieldPassword
+	fieldChatname
+	fieldContent
+	fieldRecipient
+	fieldRecipients
+	fieldSince
+	fieldBefore
+	fieldAfter
+	fieldLimit
+	numFields
 )
 
-// Limits of the protocol that are not configurable.
-const (
-	// maxRecipients bounds a GroupMessageInitRequest's recipients.
-	maxRecipients = 256
-	// maxMessageIDBytes bounds the echoed messageID.
-	maxMessageIDBytes = 128
-	// History page sizes.
-	defaultHistoryLimit = 50
-	maxHistoryLimit     = 200
-)
-
-// request is one decoded client frame. Decoding never fails outright: a
-// frame whose type is known but whose fields are bad keeps the error in err,
-// so that an unregistered connection still gets 301 first.
-type request struct {
-	received  time.Time       // when the reader had the frame
-	kind      string          // the "type", if it is a known request type
-	messageID json.RawMessage // echoed in every direct answer
-	err       error           // decoding error, answered as-is
-
-	username   string
-	chatname   string
-	content    string
-	recipient  string
-	recipients []string
-	since      ulid.ULID // RegisterRequest: replay what came after it
-	hasSince   bool
-	before     ulid.ULID // HistoryRequest
-	after      ulid.ULID
-	limit      int
-
-	// Set by the reader for a RegisterRequest with a password, so that the
-	// slow hashing happens outside the sequencer.
-	password     string
-	passwordHash []byte // a new hash, for a name that did not exist
-	verifiedHash []byte // the stored hash that password matched
+// requestFields names the fields: the one table behind the scanner, the
+// encoding/json fallback and the checks that a key is known.
+var requestFields = [numFields]string{
+	fieldType: "type", fieldMessageID: "messageID", fieldUsername: "username", fieldPassword: "password",
+	fieldChatname: "chatname", fieldContent: "content", fieldRecipient: "recipient", fieldRecipients: "recipients",
+	fieldSince: "since", fieldBefore: "before", fieldAfter: "after", fieldLimit: "limit",
 }
 
 // rawRequest holds every field any request may carry, undecoded, so that a
 // wrongly typed field that the request does not use is ignored.
-type rawRequest struct {
-	Type       json.RawMessage `json:"type"`
-	MessageID  json.RawMessage `json:"messageID"`
-	Username   json.RawMessage `json:"username"`
-	Password   json.RawMessage `json:"password"`
-	Chatname   json.RawMessage `json:"chatname"`
-	Content    json.RawMessage `json:"content"`
-	Recipient  json.RawMessage `json:"recipient"`
-	Recipients json.RawMessage `json:"recipients"`
-	Since      json.RawMessage `json:"since"`
-	Before     json.RawMessage `json:"before"`
-	After      json.RawMessage `json:"after"`
-	Limit      json.RawMessage `json:"limit"`
-}
+type rawRequest [numFields]json.RawMessage
 
 // decodeRequest parses one text frame. maxContent bounds "content" in bytes.
-func decodeRequest(frame []byte, maxContent int) *request {
-	r := &request{}
+func decodeRequest(frame []byte, maxContent int) *chat.Request {
+	r := &chat.Request{}
 	var raw rawRequest
-	if !utf8.Valid(frame) {
-		r.err = reasonf(ErrBadRequest, "frame is not valid UTF-8")
-		return r
-	}
-	if err := unmarshalRequest(frame, &raw); err != nil {
-		if _, ok := err.(*json.UnmarshalTypeError); ok {
-			r.err = reasonf(ErrBadRequest, "request must be a JSON object")
-		} else {
-			r.err = reasonf(ErrBadRequest, "invalid JSON: %v", err)
-		}
-		return r
-	}
-	if id := raw.MessageID; isPresent(id) {
-		switch {
-		case len(id) > maxMessageIDBytes:
-			r.err = reasonf(ErrBadRequest, "messageID is longer than %d bytes", maxMessageIDBytes)
-			return r
-		case id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9'):
-			r.err = reasonf(ErrBadRequest, "messageID must be a string or a number")
-			return r
-		case id[0] != '"':
-			// Echo only numbers every client can read back.
-			var f float64
-			if err := json.Unmarshal(id, &f); err != nil {
-				r.err = reasonf(ErrBadRequest, "messageID is not a representable number")
-				return r
-			}
-		}
-		r.messageID = id // a string or a number has no whitespace to compact
-	}
-	if !isPresent(raw.Type) {
-		r.err = reasonf(ErrBadRequest, "missing field \"type\"")
-		return r
-	}
-	kind, ok := unquote(raw.Type)
-	if !ok {
-		r.err = reasonf(ErrBadRequest, "field \"type\" must be a string")
+	kind, err := decodeEnvelope(frame, &raw, r)
+	if err != nil {
+		r.Err = err
 		return r
 	}
 	d := fieldDecoder{}
-	switch kind {
-	case typeRegister:
-		r.username = d.string("username", raw.Username, true)
-		r.password = d.string("password", raw.Password, false)
-		r.since, r.hasSince = d.id("since", raw.Since)
-	case typeGroupMessageInit:
-		r.recipients = d.strings("recipients", raw.Recipients)
-		r.content = d.string("content", raw.Content, true)
-		r.chatname = d.string("chatname", raw.Chatname, true)
-	case typeGroupMessage:
-		r.chatname = d.string("chatname", raw.Chatname, true)
-		r.content = d.string("content", raw.Content, true)
-	case typeClientList, typeChatList:
-	case typeHistory:
-		r.chatname = d.string("chatname", raw.Chatname, false)
-		r.recipient = d.string("recipient", raw.Recipient, false)
-		r.before, _ = d.id("before", raw.Before)
-		r.after, _ = d.id("after", raw.After)
-		r.limit = d.int("limit", raw.Limit, defaultHistoryLimit)
-		switch {
-		case d.err != nil:
-		case (r.chatname == "") == (r.recipient == ""):
-			d.err = reasonf(ErrBadRequest, "give exactly one of \"chatname\" or \"recipient\"")
-		case isPresent(raw.Before) && isPresent(raw.After):
-			d.err = reasonf(ErrBadRequest, "give at most one of \"before\" or \"after\"")
-		case r.limit < 1 || r.limit > maxHistoryLimit:
-			d.err = reasonf(ErrBadRequest, "limit must be 1-%d", maxHistoryLimit)
-		}
-	case typeRandomMessage:
-		r.content = d.string("content", raw.Content, true)
-	case typeSingleMessage:
-		r.recipient = d.string("recipient", raw.Recipient, true)
-		r.content = d.string("content", raw.Content, true)
-	default:
-		r.err = reasonf(ErrUnknownType, "unknown request type %q", truncate(kind, 64))
+	if !d.fields(kind, &raw, r) {
+		r.Err = chat.Reasonf(chat.ErrUnknownType, "unknown request type %q", chat.Truncate(kind, chat.MaxQuoted))
 		return r
 	}
-	r.kind = kind
-	r.err = d.err
-	if r.err == nil && r.password != "" && (len(r.password) < projection.MinPasswordBytes || len(r.password) > projection.MaxPasswordBytes) {
-		r.err = reasonf(ErrBadRequest, "password must be %d-%d bytes", projection.MinPasswordBytes, projection.MaxPasswordBytes)
+	r.Kind = kind
+	r.Err = d.err
+	if r.Err == nil && r.Password != "" && (len(r.Password) < projection.MinPasswordBytes || len(r.Password) > projection.MaxPasswordBytes) {
+		r.Err = chat.Reasonf(chat.ErrBadRequest, "password must be %d-%d bytes", projection.MinPasswordBytes, projection.MaxPasswordBytes)
 	}
-	if r.err == nil && len(r.content) > maxContent {
-		r.err = reasonf(ErrTooLarge, "content is %d bytes; the limit is %d", len(r.content), maxContent)
+	if r.Err == nil && len(r.Content) > maxContent {
+		r.Err = chat.Reasonf(chat.ErrTooLarge, "content is %d bytes; the limit is %d", len(r.Content), maxContent)
 	}
 	return r
+}
+
+// decodeEnvelope checks that frame is a JSON object, fills raw, sets r's
+// messageID and returns the request's type.
+func decodeEnvelope(frame []byte, raw *rawRequest, r *chat.Request) (string, error) {
+	if !utf8.Valid(frame) {
+		return "", chat.Reasonf(chat.ErrBadRequest, "frame is not valid UTF-8")
+	}
+	if err := unmarshalRequest(frame, raw); err != nil {
+		if _, ok := err.(*json.UnmarshalTypeError); ok {
+			return "", chat.Reasonf(chat.ErrBadRequest, "request must be a JSON object")
+		}
+		return "", chat.Reasonf(chat.ErrBadRequest, "invalid JSON: %v", err)
+	}
+	if id := raw[fieldMessageID]; isPresent(id) {
+		if err := checkMessageID(id); err != nil {
+			return "", err
+		}
+		r.MessageID = id // a string or a number has no whitespace to compact
+	}
+	if !isPresent(raw[fieldType]) {
+		return "", chat.Reasonf(chat.ErrBadRequest, "missing field \"type\"")
+	}
+	kind, ok := unquote(raw[fieldType])
+	if !ok {
+		return "", chat.Reasonf(chat.ErrBadRequest, "field \"type\" must be a string")
+	}
+	return kind, nil
+}
+
+// checkMessageID accepts a string or a number a client can read back.
+func checkMessageID(id json.RawMessage) error {
+	switch {
+	case len(id) > maxMessageIDBytes:
+		return chat.Reasonf(chat.ErrBadRequest, "messageID is longer than %d bytes", maxMessageIDBytes)
+	case id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9'):
+		return chat.Reasonf(chat.ErrBadRequest, "messageID must be a string or a number")
+	case id[0] != '"':
+		// Echo only numbers every client can read back.
+		if _, err := strconv.ParseFloat(string(id), 64); err != nil {
+			return chat.Reasonf(chat.ErrBadRequest, "messageID is not a representable number")
+		}
+	}
+	return nil
 }
 
 // fieldDecoder decodes fields until the first error.
 type fieldDecoder struct{ err error }
 
-func (d *fieldDecoder) string(name string, raw json.RawMessage, required bool) string {
+// fields decodes the fields of a request of kind into r, and reports false
+// if kind names no request.
+func (d *fieldDecoder) fields(kind string, raw *rawRequest, r *chat.Request) bool {
+	switch kind {
+	case chat.TypeRegister:
+		r.Username = d.string(raw, fieldUsername, true)
+		r.Password = d.string(raw, fieldPassword, false)
+		r.Since, r.HasSince = d.id(raw, fieldSince)
+	case chat.TypeGroupMessageInit:
+		r.Recipients = d.strings(raw, fieldRecipients)
+		r.Content = d.string(raw, fieldContent, true)
+		r.Chatname = d.string(raw, fieldChatname, true)
+	case chat.TypeGroupMessage:
+		r.Chatname = d.string(raw, fieldChatname, true)
+		r.Content = d.string(raw, fieldContent, true)
+	case chat.TypeClientList, chat.TypeChatList:
+	case chat.TypeHistory:
+		d.history(raw, r)
+	case chat.TypeRandomMessage:
+		r.Content = d.string(raw, fieldContent, true)
+	case chat.TypeSingleMessage:
+		r.Recipient = d.string(raw, fieldRecipient, true)
+		r.Content = d.string(raw, fieldContent, true)
+	default:
+		return false
+	}
+	return true
+}
+
+// history decodes a HistoryRequest's fields.
+func (d *fieldDecoder) history(raw *rawRequest, r *chat.Request) {
+	r.Chatname = d.string(raw, fieldChatname, false)
+	r.Recipient = d.string(raw, fieldRecipient, false)
+	r.Before, _ = d.id(raw, fieldBefore)
+	r.After, _ = d.id(raw, fieldAfter)
+	r.Limit = d.int(raw, fieldLimit, chat.DefaultHistoryLimit)
+	switch {
+	case d.err != nil:
+	case (r.Chatname == "") == (r.Recipient == ""):
+		d.err = chat.Reasonf(chat.ErrBadRequest, "give exactly one of \"chatname\" or \"recipient\"")
+	case isPresent(raw[fieldBefore]) && isPresent(raw[fieldAfter]):
+		d.err = chat.Reasonf(chat.ErrBadRequest, "give at most one of \"before\" or \"after\"")
+	case r.Limit < 1 || r.Limit > chat.MaxHistoryLimit:
+		d.err = chat.Reasonf(chat.ErrBadRequest, "limit must be 1-%d", chat.MaxHistoryLimit)
+	}
+}
+
+func (d *fieldDecoder) string(raw *rawRequest, field int, required bool) string {
 	if d.err != nil {
 		return ""
 	}
-	if !isPresent(raw) {
+	if !isPresent(raw[field]) {
 		if required {
-			d.err = reasonf(ErrBadRequest, "missing field %q", name)
+			d.err = chat.Reasonf(chat.ErrBadRequest, "missing field %q", requestFields[field])
 		}
 		return ""
 	}
-	s, ok := unquote(raw)
+	s, ok := unquote(raw[field])
 	if !ok {
-		d.err = reasonf(ErrBadRequest, "field %q must be a string", name)
+		d.err = chat.Reasonf(chat.ErrBadRequest, "field %q must be a string", requestFields[field])
 	}
 	return s
 }
 
-// unquote decodes a JSON string value of a document json.Unmarshal has
-// already checked; one without escapes is just its bytes.
+// unquote decodes a JSON string value, from a document that the scanner or
+// encoding/json has checked; one without escapes is just its bytes.
 func unquote(raw json.RawMessage) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
@@ -204,46 +195,46 @@ func unquote(raw json.RawMessage) (string, bool) {
 	return s, err == nil
 }
 
-func (d *fieldDecoder) strings(name string, raw json.RawMessage) []string {
+func (d *fieldDecoder) strings(raw *rawRequest, field int) []string {
 	if d.err != nil {
 		return nil
 	}
-	if !isPresent(raw) {
-		d.err = reasonf(ErrBadRequest, "missing field %q", name)
+	if !isPresent(raw[field]) {
+		d.err = chat.Reasonf(chat.ErrBadRequest, "missing field %q", requestFields[field])
 		return nil
 	}
 	var s []string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		d.err = reasonf(ErrBadRequest, "field %q must be an array of strings", name)
+	if err := json.Unmarshal(raw[field], &s); err != nil {
+		d.err = chat.Reasonf(chat.ErrBadRequest, "field %q must be an array of strings", requestFields[field])
 	}
 	return s
 }
 
 // id decodes an optional message id (a ULID string).
-func (d *fieldDecoder) id(name string, raw json.RawMessage) (ulid.ULID, bool) {
-	s := d.string(name, raw, false)
-	if d.err != nil || !isPresent(raw) {
+func (d *fieldDecoder) id(raw *rawRequest, field int) (ulid.ULID, bool) {
+	s := d.string(raw, field, false)
+	if d.err != nil || !isPresent(raw[field]) {
 		return ulid.ULID{}, false
 	}
 	id, err := ulid.ParseStrict(s)
 	if err != nil {
-		d.err = reasonf(ErrBadRequest, "field %q must be a message id", name)
+		d.err = chat.Reasonf(chat.ErrBadRequest, "field %q must be a message id", requestFields[field])
 		return ulid.ULID{}, false
 	}
 	return id, true
 }
 
 // int decodes an optional integer, def when absent.
-func (d *fieldDecoder) int(name string, raw json.RawMessage, def int) int {
+func (d *fieldDecoder) int(raw *rawRequest, field int, def int) int {
 	if d.err != nil {
 		return 0
 	}
-	if !isPresent(raw) {
+	if !isPresent(raw[field]) {
 		return def
 	}
 	var n int
-	if err := json.Unmarshal(raw, &n); err != nil {
-		d.err = reasonf(ErrBadRequest, "field %q must be an integer", name)
+	if err := json.Unmarshal(raw[field], &n); err != nil {
+		d.err = chat.Reasonf(chat.ErrBadRequest, "field %q must be an integer", requestFields[field])
 	}
 	return n
 }
@@ -251,16 +242,6 @@ func (d *fieldDecoder) int(name string, raw json.RawMessage, def int) int {
 // isPresent reports whether a field was given with a non-null value.
 func isPresent(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // unmarshalRequest fills raw from frame: by scanning, for the usual flat
@@ -274,12 +255,36 @@ func unmarshalRequest(frame []byte, raw *rawRequest) error {
 		return nil
 	}
 	*raw = rawRequest{}
-	return json.Unmarshal(frame, raw)
+	return unmarshalJSON(frame, raw)
 }
 
+// unmarshalJSON fills raw from frame with encoding/json.
+func unmarshalJSON(frame []byte, raw *rawRequest) error {
+	fallback := reflect.New(fallbackRequest)
+	if err := json.Unmarshal(frame, fallback.Interface()); err != nil {
+		return err
+	}
+	for i := range raw {
+		raw[i] = fallback.Elem().Field(i).Interface().(json.RawMessage)
+	}
+	return nil
+}
+
+// fallbackRequest is a struct with a json.RawMessage field tagged with each
+// of requestFields, in order, for encoding/json to fill by its own rules
+// (letter case, duplicate keys, errors).
+var fallbackRequest = func() reflect.Type {
+	fields := make([]reflect.StructField, numFields)
+	for i, name := range requestFields {
+		fields[i] = reflect.StructField{Name: "F" + strconv.Itoa(i), Type: reflect.TypeFor[json.RawMessage](),
+			Tag: reflect.StructTag(`json:"` + name + `"`)}
+	}
+	return reflect.StructOf(fields)
+}()
+
 // scanRequest fills raw if frame is a JSON object whose keys are plain and
-// either spelled exactly as one of raw's or unlike all of them (encoding/json
-// would match "Type" to "type"), and reports whether it did.
+// either spelled exactly as one of requestFields or unlike all of them
+// (encoding/json would match "Type" to "type"), and reports whether it did.
 func scanRequest(frame []byte, raw *rawRequest) bool {
 	s := jsonscan.Scanner{Data: frame}
 	return s.Object(func(key []byte) bool {
@@ -287,10 +292,10 @@ func scanRequest(frame []byte, raw *rawRequest) bool {
 		if !s.Skip(0) {
 			return false
 		}
-		dst, known := raw.field(key)
+		field, known := fieldOf(key)
 		switch {
-		case dst != nil:
-			*dst = frame[start:s.I]
+		case field >= 0:
+			raw[field] = frame[start:s.I]
 		case known:
 			return false // a known field in another spelling
 		}
@@ -298,45 +303,23 @@ func scanRequest(frame []byte, raw *rawRequest) bool {
 	})
 }
 
-// field returns where the value of key goes, or nil; known reports whether
-// key names a field in any letter case.
-func (raw *rawRequest) field(key []byte) (dst *json.RawMessage, known bool) {
-	switch string(key) {
-	case "type":
-		return &raw.Type, true
-	case "messageID":
-		return &raw.MessageID, true
-	case "username":
-		return &raw.Username, true
-	case "password":
-		return &raw.Password, true
-	case "chatname":
-		return &raw.Chatname, true
-	case "content":
-		return &raw.Content, true
-	case "recipient":
-		return &raw.Recipient, true
-	case "recipients":
-		return &raw.Recipients, true
-	case "since":
-		return &raw.Since, true
-	case "before":
-		return &raw.Before, true
-	case "after":
-		return &raw.After, true
-	case "limit":
-		return &raw.Limit, true
+// fieldOf returns the index of the field key names exactly, or -1; known
+// reports whether key names a field in any letter case.
+func fieldOf(key []byte) (field int, known bool) {
+	for i, name := range requestFields {
+		if string(key) == name {
+			return i, true
+		}
 	}
 	for _, c := range key {
 		if c >= utf8.RuneSelf {
-			return nil, true // Unicode folding: leave it to encoding/json
+			return -1, true // Unicode folding: leave it to encoding/json
 		}
 	}
-	for _, name := range [...]string{"type", "messageID", "username", "password", "chatname", "content",
-		"recipient", "recipients", "since", "before", "after", "limit"} {
+	for _, name := range requestFields {
 		if bytes.EqualFold(key, []byte(name)) {
-			return nil, true
+			return -1, true
 		}
 	}
-	return nil, false
+	return -1, false
 }

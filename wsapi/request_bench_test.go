@@ -3,6 +3,7 @@ package wsapi
 import (
 	"testing"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/projection"
 	"github.com/oklog/ulid/v2"
 )
@@ -18,14 +19,14 @@ func BenchmarkRequest_GroupMessage(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		r := decodeRequest(frame, DefaultMaxContentBytes)
-		if r.err != nil || !projection.ValidChatname(r.chatname) {
-			b.Fatal(r.err)
+		if r.Err != nil || !projection.ValidChatname(r.Chatname) {
+			b.Fatal(r.Err)
 		}
-		e := projection.Event{ID: id, Actor: "ann", RequestID: string(r.messageID), Payload: projection.GroupMessagePosted{Chat: r.chatname, Content: r.content}}
+		e := projection.Event{ID: id, Actor: "ann", RequestID: string(r.MessageID), Payload: projection.GroupMessagePosted{Chat: r.Chatname, Content: r.Content}}
 		if _, err := projection.Encode(e); err != nil {
 			b.Fatal(err)
 		}
-		_ = deliveryFrame(e, false)
-		_ = ackFrame(r, e)
+		_ = Encode(chat.Delivery(e, false))
+		_ = Encode(chat.Ack(r, e))
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/chateau/chateau/chat"
 )
 
 // FuzzDecodeRequest checks that no frame makes decoding panic, that every
@@ -40,47 +42,44 @@ func FuzzDecodeRequest(f *testing.F) {
 		// The scan must agree with encoding/json whenever it answers.
 		var scanned, reference rawRequest
 		if utf8.Valid(frame) && scanRequest(frame, &scanned) {
-			if err := json.Unmarshal(frame, &reference); err != nil {
+			if err := unmarshalJSON(frame, &reference); err != nil {
 				t.Fatalf("scan accepted what encoding/json refuses: %v", err)
 			}
-			a, b := [...]json.RawMessage{scanned.Type, scanned.MessageID, scanned.Username, scanned.Password, scanned.Chatname,
-				scanned.Content, scanned.Recipient, scanned.Recipients, scanned.Since, scanned.Before, scanned.After, scanned.Limit},
-				[...]json.RawMessage{reference.Type, reference.MessageID, reference.Username, reference.Password, reference.Chatname,
-					reference.Content, reference.Recipient, reference.Recipients, reference.Since, reference.Before, reference.After, reference.Limit}
-			for i := range a {
-				if isPresent(a[i]) != isPresent(b[i]) || isPresent(a[i]) && !bytes.Equal(a[i], b[i]) {
-					t.Fatalf("field %d: scan %q, encoding/json %q", i, a[i], b[i])
+			for i := range scanned {
+				if isPresent(scanned[i]) != isPresent(reference[i]) || isPresent(scanned[i]) && !bytes.Equal(scanned[i], reference[i]) {
+					t.Fatalf("field %q: scan %q, encoding/json %q", requestFields[i], scanned[i], reference[i])
 				}
 			}
 		}
 		r := decodeRequest(frame, DefaultMaxContentBytes)
-		if r.err == nil {
-			switch r.kind {
-			case typeRegister, typeGroupMessageInit, typeGroupMessage, typeClientList, typeRandomMessage, typeSingleMessage,
-				typeChatList, typeHistory:
+		if r.Err == nil {
+			switch r.Kind {
+			case chat.TypeRegister, chat.TypeGroupMessageInit, chat.TypeGroupMessage, chat.TypeClientList, chat.TypeRandomMessage,
+				chat.TypeSingleMessage, chat.TypeChatList, chat.TypeHistory:
 			default:
-				t.Fatalf("no error but kind %q", r.kind)
+				t.Fatalf("no error but kind %q", r.Kind)
 			}
-			for _, s := range append([]string{r.username, r.password, r.chatname, r.content, r.recipient}, r.recipients...) {
+			for _, s := range append([]string{r.Username, r.Password, r.Chatname, r.Content, r.Recipient}, r.Recipients...) {
 				if !utf8.ValidString(s) {
 					t.Fatalf("invalid UTF-8 field %q", s)
 				}
 			}
-			if len(r.content) > DefaultMaxContentBytes {
-				t.Fatalf("content of %d bytes accepted", len(r.content))
+			if len(r.Content) > DefaultMaxContentBytes {
+				t.Fatalf("content of %d bytes accepted", len(r.Content))
 			}
 			return
 		}
-		answer := errorFrame(r, r.err)
+		answer := Encode(&chat.Frame{Type: chat.FrameError, Status: chat.StatusOf(r.Err), MessageID: r.MessageID,
+			Reason: r.Err.Error(), Request: r.Kind})
 		var m map[string]any
 		if err := json.Unmarshal(answer, &m); err != nil {
 			t.Fatalf("answer %q is not valid JSON: %v", answer, err)
 		}
-		if statusOf(r.err) == StatusInternal {
-			t.Fatalf("decoding error %v maps to 500", r.err)
+		if chat.StatusOf(r.Err) == chat.StatusInternal {
+			t.Fatalf("decoding error %v maps to 500", r.Err)
 		}
-		if len(r.messageID) > 0 && m["messageID"] == nil {
-			t.Fatalf("messageID %s not echoed in %s", r.messageID, answer)
+		if len(r.MessageID) > 0 && m["messageID"] == nil {
+			t.Fatalf("messageID %s not echoed in %s", r.MessageID, answer)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/projection"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
@@ -13,8 +14,8 @@ import (
 
 // cheapPasswords keeps Argon2id fast in tests; the default cost is for
 // production.
-func cheapPasswords(s *wsapi.Server) {
-	s.PasswordCost = projection.PasswordCost{Time: 1, MemoryKiB: 64}
+func cheapPasswords(c *chat.Core) {
+	c.PasswordCost = projection.PasswordCost{Time: 1, MemoryKiB: 64}
 }
 
 func TestServer_Register_Password(t *testing.T) {
@@ -84,7 +85,7 @@ func TestServer_Register_Password(t *testing.T) {
 
 func TestServer_Register_RequirePassword(t *testing.T) {
 	l, _ := mustOpenLog(t)
-	ts := startServer(t, l, cheapPasswords, func(s *wsapi.Server) { s.RequirePassword = true })
+	ts := startServer(t, l, cheapPasswords, func(c *chat.Core) { c.RequirePassword = true })
 	c := dial(t, ts)
 	m := c.roundTrip(msg{"type": "RegisterRequest", "username": "ann"})
 	if m["status"] != float64(401) || m["reason"] != "wrong username or password" {

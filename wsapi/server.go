@@ -1,47 +1,32 @@
-// Package wsapi serves Chateau's chat protocol over WebSockets.
-//
-// A Server decodes client frames, checks them against the projections,
-// appends the resulting events to the log, and only once they are durable
-// answers the sender and delivers to the other members. One goroutine, the
-// sequencer, owns every decision and every append: it takes all requests
-// waiting at a time, stores their events in one log transaction (group
-// commit), then answers and delivers in log order. So all members of a chat
-// see its messages in the same order, the log's, and no answer or delivery
-// ever precedes the fsync.
+// Package wsapi serves Chateau's chat protocol over WebSockets: the
+// upgrade, origin and connection limits, each connection's reader and
+// writer, its outbound queue, keepalive and closing handshake, and the
+// frames' JSON. What a request means is the chat core's (package chat):
+// a connection hands each decoded request to its chat.Session, and the
+// core sends it frames through the connection's chat.Peer methods.
 package wsapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/chateau/chateau/eventlog"
-	"github.com/chateau/chateau/projection"
+	"github.com/chateau/chateau/chat"
 	"github.com/gorilla/websocket"
-	"github.com/oklog/ulid/v2"
 )
-
-// Log is what the server needs of the event log; *eventlog.Log is one.
-type Log interface {
-	// Append stores data as new events in one transaction and returns their
-	// ids; on error nothing is stored.
-	Append(data ...[]byte) ([]ulid.ULID, error)
-	// Scan calls fn for each record after the given id, in log order.
-	Scan(after ulid.ULID, fn func(eventlog.Record) error) error
-	// Get calls fn for the record of each id, in the order given.
-	Get(ids []ulid.ULID, fn func(eventlog.Record) error) error
-}
 
 // writeWait bounds every write to a client.
 const writeWait = 10 * time.Second
 
-// maxPending bounds a connection's unanswered requests (see client.pending).
+// maxHeldFactor times the send queue is what may be held back for a
+// connection behind its detached answers (chat.Conn.MaxHeld).
+const maxHeldFactor = 4
+
+// maxPending bounds a connection's unanswered requests (chat.Conn.Window).
 const maxPending = 64
 
 // Defaults of the Server's limits.
@@ -49,16 +34,15 @@ const (
 	DefaultMaxFrameBytes   = 64 << 10
 	DefaultMaxContentBytes = 16 << 10
 	DefaultSendQueue       = 1024
-	DefaultMaxBatch        = 1024
 	DefaultPongWait        = 60 * time.Second
 )
 
 // Server serves /ws. Set its fields, call Start, serve it, then call
 // Shutdown once. Fields must not change after Start.
 type Server struct {
-	// Log stores the events; State must already reflect all of it (Rebuild).
-	Log   Log
-	State *projection.State
+	// Core decides the requests; it must be started, and stopped only
+	// after Shutdown.
+	Core *chat.Core
 	// Upgrader upgrades HTTP requests; its CheckOrigin decides origins.
 	// Start sets its ReadBufferSize to 0: the server buffers reads itself,
 	// only while a connection has unread data (batchConn).
@@ -72,11 +56,9 @@ type Server struct {
 	// SendQueue is each connection's outbound queue, in frames: a client
 	// that still has more queued from earlier batches when a new batch
 	// sends it frames is disconnected (1013) rather than slow others. One
-	// batch may add up to MaxBatch and 64 answers more. The queue holds
-	// memory only for what is in it.
+	// batch may add up to the core's MaxBatch and 64 answers more. The
+	// queue holds memory only for what is in it.
 	SendQueue int
-	// MaxBatch bounds the events stored in one log transaction.
-	MaxBatch int
 	// MaxConns refuses upgrades beyond this many open connections with
 	// HTTP 503; 0 means no limit.
 	MaxConns int
@@ -88,11 +70,6 @@ type Server struct {
 	// pongs included) before it is closed; a ping goes out every half of
 	// it, which leaves a client two chances to answer one in time.
 	PongWait time.Duration
-	// RequirePassword refuses (401) registrations without a password.
-	RequirePassword bool
-	// PasswordCost is the Argon2id cost of new password hashes; zero
-	// means projection's default.
-	PasswordCost projection.PasswordCost
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
 	// Metrics receive the server's counts; nil means unregistered ones.
@@ -101,26 +78,17 @@ type Server struct {
 	pingPeriod time.Duration // PongWait/2
 	heardEvery time.Duration // PongWait/60: see heard
 
-	throttle *loginThrottle // refuses password attempts after wrong ones (throttle.go)
-
-	hashes  *hashQueue   // bounds password hashing, running and waiting (login.go)
 	buffers *buffers     // read and write buffers of busy connections (batchConn)
 	conns   atomic.Int64 // open and opening connections
 
-	stateMu sync.RWMutex // guards State: the sequencer writes, readers read
-
-	ops     chan op       // to the sequencer, in arrival order per connection
-	stop    chan struct{} // closed to stop the sequencer after the pumps
-	stopped chan struct{} // closed when the sequencer has returned
-
-	mu      sync.Mutex // guards clients and closing
+	mu      sync.Mutex // guards clients, and closing against new clients
 	clients map[*client]struct{}
 	closing atomic.Bool
 	pumps   sync.WaitGroup
 	nextID  atomic.Uint64
 }
 
-// Start fills in defaults and starts the sequencer.
+// Start fills in defaults.
 func (s *Server) Start() {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -134,9 +102,6 @@ func (s *Server) Start() {
 	if s.SendQueue == 0 {
 		s.SendQueue = DefaultSendQueue
 	}
-	if s.MaxBatch == 0 {
-		s.MaxBatch = DefaultMaxBatch
-	}
 	if s.Now == nil {
 		s.Now = time.Now
 	}
@@ -147,26 +112,9 @@ func (s *Server) Start() {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
-	s.hashes = newHashQueue(runtime.GOMAXPROCS(0))
-	s.throttle = newLoginThrottle(defaultThrottlePolicy())
 	s.buffers = newBuffers()
 	s.Upgrader.ReadBufferSize = 0 // gorilla then reads through batchConn.br
-	s.ops = make(chan op, s.MaxBatch)
-	s.stop = make(chan struct{})
-	s.stopped = make(chan struct{})
 	s.clients = make(map[*client]struct{})
-	seq := newSequencer(s)
-	go func() {
-		defer close(s.stopped)
-		seq.run()
-		st := seq.stats
-		mean, meanCommit := 0.0, time.Duration(0)
-		if st.commits > 0 {
-			mean, meanCommit = float64(st.events)/float64(st.commits), st.time/time.Duration(st.commits)
-		}
-		s.Logger.Info("group commit", "commits", st.commits, "events", st.events,
-			"mean_batch", fmt.Sprintf("%.1f", mean), "max_batch", st.maxBatch, "mean_commit", meanCommit)
-	}()
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves it.
@@ -201,15 +149,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		srv:   s,
 		id:    s.nextID.Add(1),
-		addr:  addressKey(r.RemoteAddr),
 		conn:  conn,
 		batch: hj.conn,
-		out:   newOutbox(s.SendQueue, s.SendQueue+s.MaxBatch+maxPending),
+		out:   newOutbox(s.SendQueue, s.SendQueue+s.Core.MaxBatch+maxPending),
 		done:  make(chan struct{}),
 
 		readerDone: make(chan struct{}),
-		pending:    make(chan struct{}, max(1, min(maxPending, s.SendQueue/4))),
 	}
+	c.session = s.Core.Open(c, chat.Conn{ID: c.id, Addr: r.RemoteAddr,
+		Window: min(maxPending, s.SendQueue/4), MaxHeld: maxHeldFactor * s.SendQueue})
 	s.startReading(c)
 	s.mu.Lock()
 	s.clients[c] = struct{}{}
@@ -258,17 +206,17 @@ func speaksVersion13(values []string) bool {
 	return false
 }
 
-// Shutdown stops reading from every connection, lets the sequencer store
-// and answer what it has received, closes each connection with 1001, waits
-// for the connection goroutines and then stops the sequencer. The caller
-// closes the log afterwards. Shutdown returns ctx's error if it expires
-// first, after closing the remaining connections outright.
+// Shutdown stops reading from every connection, lets the core store and
+// answer what it has received, closes each connection with 1001 and waits
+// for the connection goroutines. The caller then stops the core and closes
+// the log. Shutdown returns ctx's error if it expires first, after closing
+// the remaining connections outright.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
 	for c := range s.clients {
-		// Unblock the reader: it then sends its goodbye to the sequencer,
-		// behind every request it has already passed on.
+		// Unblock the reader: it then ends its session, behind every
+		// request it has already passed on.
 		_ = c.conn.SetReadDeadline(time.Now())
 	}
 	s.mu.Unlock()
@@ -290,39 +238,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-pumpsDone
 	}
-	close(s.stop)
-	<-s.stopped
 	return err
-}
-
-// Conns returns the number of open connections.
-func (s *Server) Conns() int { return int(s.conns.Load()) }
-
-// View calls fn with the state, which does not change during the call.
-// fn must not keep st or call back into the Server.
-func (s *Server) View(fn func(st *projection.State)) {
-	s.stateMu.RLock()
-	defer s.stateMu.RUnlock()
-	fn(s.State)
-}
-
-// Rebuild returns the state of everything in l, applying each event in
-// log order. progress, if not nil, is called every 100,000 events.
-func Rebuild(l Log, progress func(events int)) (*projection.State, error) {
-	st := projection.NewState()
-	n := 0
-	err := l.Scan(ulid.ULID{}, func(rec eventlog.Record) error {
-		if err := st.ApplyEncoded(rec.ID, rec.Data); err != nil {
-			return err
-		}
-		n++
-		if progress != nil && n%100_000 == 0 {
-			progress(n)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rebuild projections: %w", err)
-	}
-	return st, nil
 }

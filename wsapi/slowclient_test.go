@@ -148,9 +148,9 @@ func slowClientRun(t *testing.T, silent bool) slowClientResult {
 		// watches the server's count of connections instead; there is no
 		// event to wait on from outside.
 		deadline := time.Now().Add(waitFor)
-		for ts.Conns() != 3 {
+		for ts.openConns() != 3 {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d connections open, want 3: the silent member was not disconnected", ts.Conns())
+				t.Fatalf("%d connections open, want 3: the silent member was not disconnected", ts.openConns())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/loadgen"
 	"github.com/chateau/chateau/wsapi"
 )
 
-// startBenchServer serves a real wsapi.Server, without a rate limit, on a
+// startBenchServer serves a real chat.Core and wsapi.Server, without a rate limit, on a
 // new log in t.TempDir, and returns its WebSocket URL. The test's cleanup
 // stops it.
 func startBenchServer(t *testing.T) string {
@@ -25,11 +26,13 @@ func startBenchServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, err := wsapi.Rebuild(l, nil)
+	state, err := chat.Rebuild(l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &wsapi.Server{Log: l, State: state, RateLimit: 0}
+	core := &chat.Core{Log: l, State: state, Encode: wsapi.Encode}
+	core.Start()
+	s := &wsapi.Server{Core: core, RateLimit: 0}
 	s.Start()
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() {
@@ -39,6 +42,7 @@ func startBenchServer(t *testing.T) string {
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		core.Stop()
 		if err := l.Close(); err != nil {
 			t.Errorf("close log: %v", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/webclient"
 	"github.com/chateau/chateau/projection"
@@ -82,6 +83,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := wsapi.NewMetrics(reg)
+	coreMetrics := chat.NewMetrics(reg)
 	var ready atomic.Pointer[serving]
 	public := serveOn(ln, newMux(&ready))
 
@@ -111,15 +113,24 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	stopWatch := watchDataFile(l, logger, time.Second)
 	defer stopWatch()
 
-	state, err := replay(l, logger, metrics)
+	state, err := replay(l, logger, coreMetrics)
 	if err != nil {
 		public.stop(logger)
 		return fmt.Errorf("%s: %w", *data, err)
 	}
 
+	core := &chat.Core{
+		Log:             l,
+		State:           state,
+		Encode:          wsapi.Encode,
+		Logger:          logger,
+		Metrics:         coreMetrics,
+		RequirePassword: *requirePassword,
+		Now:             time.Now,
+	}
+	core.Start()
 	ws := &wsapi.Server{
-		Log:   l,
-		State: state,
+		Core: core,
 		Upgrader: websocket.Upgrader{
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
@@ -133,7 +144,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		MaxConns:        *maxConns,
 		RateLimit:       *rateLimit,
 		RateBurst:       *rateBurst,
-		RequirePassword: *requirePassword,
 		Now:             time.Now,
 	}
 	ws.Start()
@@ -150,6 +160,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	select {
 	case err := <-public.served:
 		_ = ws.Shutdown(context.Background())
+		core.Stop()
 		return err
 	case <-ctx.Done():
 	}
@@ -158,18 +169,19 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := <-wsDone; err != nil {
 		logger.Warn("websocket shutdown", "err", err)
 	}
+	core.Stop() // after every session has ended; the log closes last
 	logger.Info("stopped")
 	return nil
 }
 
 // replay rebuilds the projections from the log, logging its progress.
-func replay(l *eventlog.Log, logger *slog.Logger, metrics *wsapi.Metrics) (*projection.State, error) {
+func replay(l *eventlog.Log, logger *slog.Logger, metrics *chat.Metrics) (*projection.State, error) {
 	// The replay allocates much and keeps most of it: collecting less often
 	// meanwhile saves a good part of its time.
 	gcPercent := debug.SetGCPercent(400)
 	defer debug.SetGCPercent(gcPercent)
 	start := time.Now()
-	state, err := wsapi.Rebuild(l, func(n int) {
+	state, err := chat.Rebuild(l, func(n int) {
 		if time.Since(start) > 2*time.Second {
 			logger.Info("replaying log", "events", n)
 		}

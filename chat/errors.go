@@ -1,4 +1,4 @@
-package wsapi
+package chat
 
 import (
 	"errors"
@@ -65,8 +65,8 @@ var (
 	ErrStorage = errors.New("could not store the request")
 )
 
-// statusOf maps an error to its wire status. It is the only place that does.
-func statusOf(err error) int {
+// StatusOf maps an error to its wire status. It is the only place that does.
+func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrUnknownType):
 		return StatusBadRequest
@@ -88,8 +88,8 @@ func statusOf(err error) int {
 	return StatusInternal
 }
 
-// reasonf wraps a sentinel with the human sentence sent as "reason".
-func reasonf(sentinel error, format string, args ...any) error {
+// Reasonf wraps a sentinel with the human sentence sent as "reason".
+func Reasonf(sentinel error, format string, args ...any) error {
 	return &reasonError{sentinel: sentinel, reason: fmt.Sprintf(format, args...)}
 }
 

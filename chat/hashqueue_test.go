@@ -1,4 +1,4 @@
-package wsapi
+package chat
 
 import (
 	"sync"

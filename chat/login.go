@@ -1,4 +1,4 @@
-package wsapi
+package chat
 
 import (
 	"time"
@@ -17,29 +17,29 @@ const busyRetry = time.Second
 // throttle may refuse it (after too many wrong passwords for the name or
 // from c's address), and so may the hash queue when full: then r gets 429
 // with retry_after and costs no hash.
-func (s *Server) checkPassword(c *client, r *request) {
-	if r.kind != typeRegister || r.err != nil || r.password == "" {
+func (c *Core) checkPassword(s *Session, r *Request) {
+	if r.Kind != TypeRegister || r.Err != nil || r.Password == "" {
 		return
 	}
-	stored := s.storedHash(r.username)
+	stored := c.storedHash(r.Username)
 	if len(stored) > 0 {
-		s.verifyPassword(c, r, stored)
+		c.verifyPassword(s, r, stored)
 		return
 	}
-	if wait := s.throttle.admitNew(c.addr, s.Now()); wait > 0 {
-		s.refuseLogin(r, throttled(wait), "throttled")
+	if wait := c.throttle.admitNew(s.addrKey, c.Now()); wait > 0 {
+		c.refuseLogin(r, throttled(wait), "throttled")
 		return
 	}
 	var hash []byte
 	var err error
-	if !s.hash(func() { hash, err = projection.HashPassword(r.password, s.PasswordCost) }) {
-		s.refuseLogin(r, hashingBusy(), "hashing_busy")
+	if !c.hash(func() { hash, err = projection.HashPassword(r.Password, c.PasswordCost) }) {
+		c.refuseLogin(r, hashingBusy(), "hashing_busy")
 		return
 	}
 	switch {
 	case stored == nil && err != nil:
-		s.Logger.Error("hash password", "err", err)
-		r.err = ErrStorage
+		c.Logger.Error("hash password", "err", err)
+		r.Err = ErrStorage
 	case stored == nil:
 		r.passwordHash = hash
 	default:
@@ -50,9 +50,9 @@ func (s *Server) checkPassword(c *client, r *request) {
 
 // storedHash is the name's password hash: nil if the name does not exist,
 // empty if it is unprotected.
-func (s *Server) storedHash(name string) []byte {
+func (c *Core) storedHash(name string) []byte {
 	var stored []byte
-	s.View(func(st *projection.State) {
+	c.View(func(st *projection.State) {
 		if u, ok := st.User(name); ok {
 			stored = u.PasswordHash
 			if stored == nil {
@@ -66,57 +66,57 @@ func (s *Server) storedHash(name string) []byte {
 // verifyPassword checks r's password against a protected name's stored
 // hash, if the throttle and the hash queue let it, and tells the throttle
 // how it went.
-func (s *Server) verifyPassword(c *client, r *request, stored []byte) {
-	at, wait := s.throttle.admit(r.username, c.addr, s.Now())
+func (c *Core) verifyPassword(s *Session, r *Request, stored []byte) {
+	at, wait := c.throttle.admit(r.Username, s.addrKey, c.Now())
 	if wait > 0 {
-		s.refuseLogin(r, throttled(wait), "throttled")
+		c.refuseLogin(r, throttled(wait), "throttled")
 		return
 	}
 	var ok bool
 	var err error
-	if !s.hash(func() { ok, err = projection.CheckPassword(stored, r.password) }) {
-		s.throttle.done(at, notChecked, s.Now())
-		s.refuseLogin(r, hashingBusy(), "hashing_busy")
+	if !c.hash(func() { ok, err = projection.CheckPassword(stored, r.Password) }) {
+		c.throttle.done(at, notChecked, c.Now())
+		c.refuseLogin(r, hashingBusy(), "hashing_busy")
 		return
 	}
 	if err != nil {
-		s.Logger.Error("check password", "user", r.username, "err", err)
+		c.Logger.Error("check password", "user", r.Username, "err", err)
 	}
 	if ok {
 		r.verifiedHash = stored
-		s.throttle.done(at, passwordRight, s.Now())
+		c.throttle.done(at, passwordRight, c.Now())
 		return
 	}
-	nameLocked, addrLocked := s.throttle.done(at, passwordWrong, s.Now())
+	nameLocked, addrLocked := c.throttle.done(at, passwordWrong, c.Now())
 	if nameLocked || addrLocked {
 		// Once per name or address as its backoff begins, not per refusal.
-		s.Logger.Warn("login throttled: too many wrong passwords", "user", r.username, "remote", c.addr,
+		c.Logger.Warn("login throttled: too many wrong passwords", "user", r.Username, "remote", s.addrKey,
 			"name_locked", nameLocked, "address_locked", addrLocked)
 	}
 }
 
 // hash runs fn, one password hash, through the hash queue, and reports
 // false without running it if the queue is full.
-func (s *Server) hash(fn func()) bool {
-	return s.hashes.do(func() {
-		s.Metrics.PasswordHashes.Inc()
+func (c *Core) hash(fn func()) bool {
+	return c.hashes.do(func() {
+		c.Metrics.PasswordHashes.Inc()
 		fn()
 	})
 }
 
 // refuseLogin answers r with err, a 429 with retry_after, counted by why.
-func (s *Server) refuseLogin(r *request, err error, why string) {
-	s.Metrics.LoginsRefused.WithLabelValues(why).Inc()
-	r.err = err
+func (c *Core) refuseLogin(r *Request, err error, why string) {
+	c.Metrics.LoginsRefused.WithLabelValues(why).Inc()
+	r.Err = err
 }
 
 func throttled(wait time.Duration) error {
-	return &retryError{error: reasonf(ErrLoginThrottled,
+	return &retryError{error: Reasonf(ErrLoginThrottled,
 		"too many wrong passwords for this name or from this address; try again in %d s", retrySeconds(wait)), after: wait}
 }
 
 func hashingBusy() error {
-	return &retryError{error: reasonf(ErrHashingBusy,
+	return &retryError{error: Reasonf(ErrHashingBusy,
 		"the server is busy checking passwords; try again in %d s", retrySeconds(busyRetry)), after: busyRetry}
 }
 

@@ -1,0 +1,263 @@
+package chat
+
+import (
+	"math/rand/v2"
+	"slices"
+
+	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
+)
+
+// decide checks r against the connection and the state and either answers
+// it at once or proposes its event.
+func (q *sequencer) decide(s *Session, r *Request) {
+	switch {
+	case r.Kind != "" && r.Kind != TypeRegister && s.user == "":
+		q.fail(s, r, Reasonf(ErrNotRegistered, "register first: send a RegisterRequest"))
+		return
+	case r.Err != nil:
+		q.fail(s, r, r.Err)
+		return
+	case len(r.MessageID) > 0 && isMessage(r.Kind):
+		if q.retried(s, r) {
+			return
+		}
+	}
+	switch r.Kind {
+	case TypeRegister:
+		// First in its batch: see waitsForBatch.
+		q.register(s, r)
+	case TypeGroupMessageInit:
+		q.groupMessageInit(s, r)
+	case TypeGroupMessage:
+		q.groupMessage(s, r)
+	case TypeClientList:
+		q.clientList(s, r)
+	case TypeRandomMessage:
+		q.randomMessage(s, r)
+	case TypeSingleMessage:
+		q.singleMessage(s, r)
+	case TypeChatList:
+		q.chatList(s, r)
+	case TypeHistory:
+		q.history(s, r)
+	}
+}
+
+// clientList answers a ClientListRequest: who is online, sorted.
+func (q *sequencer) clientList(s *Session, r *Request) {
+	names := make([]string, 0, len(q.online))
+	for name := range q.online {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	q.answer(s, r, &Frame{Type: FrameClientList, Status: StatusOK, MessageID: r.MessageID, Clients: names})
+}
+
+// isMessage reports whether requests of kind store a message, and so are
+// deduplicated by messageID.
+func isMessage(kind string) bool {
+	switch kind {
+	case TypeGroupMessageInit, TypeGroupMessage, TypeRandomMessage, TypeSingleMessage:
+		return true
+	}
+	return false
+}
+
+// retried answers r as the request with the same messageID that c's user
+// sent before, if there is one, and reports whether it did. The original
+// answer comes again, and nothing is stored or delivered twice.
+func (q *sequencer) retried(s *Session, r *Request) bool {
+	if id, ok := q.c.State.Receipt(s.user, string(r.MessageID)); ok {
+		// The answer is rebuilt from the stored event, read off the
+		// sequencer like a history page.
+		q.steps = append(q.steps, step{s: s, r: r, event: -1, status: StatusOK, job: q.c.reanswer(s.user, r, id)})
+		return true
+	}
+	if i, ok := q.pending[receiptKey{s.user, string(r.MessageID)}]; ok {
+		q.steps = append(q.steps, step{s: s, r: r, event: i, retry: true, status: StatusOK})
+		s.wrote = true // its reads wait for the original's batch
+		return true
+	}
+	return false
+}
+
+func (q *sequencer) register(s *Session, r *Request) {
+	switch {
+	case s.user != "":
+		q.fail(s, r, Reasonf(ErrConflict, "this connection is already registered as %q", s.user))
+		return
+	case !projection.ValidUsername(r.Username):
+		q.fail(s, r, Reasonf(ErrBadRequest, "username must be 1-%d characters of A-Z, a-z, 0-9, _ . -", projection.MaxUsernameLen))
+		return
+	case q.c.RequirePassword && r.Password == "":
+		q.fail(s, r, Reasonf(ErrUnauthorized, unauthorized))
+		return
+	}
+	u, exists := q.c.State.User(r.Username)
+	switch {
+	case !exists:
+		// A new name; with a password, the reader has hashed it.
+		q.propose(s, r, projection.UserRegistered{Username: r.Username, PasswordHash: r.passwordHash}, true)
+		return
+	case u.Protected():
+		// The reader checked the password against the hash it saw, and a
+		// name's hash never changes: the check stands.
+		if r.verifiedHash == nil {
+			q.fail(s, r, Reasonf(ErrUnauthorized, unauthorized))
+			return
+		}
+		if old := q.online[r.Username]; old != nil {
+			q.replace(old)
+		}
+	case q.online[r.Username] != nil:
+		q.fail(s, r, Reasonf(ErrConflict, "%q is online on another connection", r.Username))
+		return
+	}
+	q.login(s, r.Username)
+	q.answer(s, r, &Frame{Type: FrameRegister, Status: StatusOK, MessageID: r.MessageID, Username: r.Username,
+		LastID: idString(q.c.State.Last())})
+	if r.HasSince {
+		// Everything stored so far is replayed; what is stored from now on
+		// is delivered live, held back until the replay is done.
+		q.steps = append(q.steps, step{s: s, event: -1, job: q.c.replay(s.user, r, q.c.State.Last())})
+	}
+}
+
+// unauthorized is the one reason given for every 401, so that it tells
+// nothing about whether the name exists or is protected.
+const unauthorized = "wrong username or password"
+
+// replace signs old out because its user has registered from another
+// connection with the password: old is told, then closed.
+func (q *sequencer) replace(old *Session) {
+	delete(q.online, old.user)
+	q.answer(old, nil, &Frame{Type: FrameSessionReplaced, Status: StatusOK, Username: old.user,
+		Reason: "you signed in from another connection"})
+	q.steps = append(q.steps, step{s: old, event: -1, close: true, why: CloseReplaced})
+	old.user = ""
+}
+
+// dropSlow takes a session that could not keep up offline at once, so that
+// nothing more is queued for it while its connection closes.
+func (q *sequencer) dropSlow(s *Session) {
+	if s.user != "" && q.online[s.user] == s {
+		delete(q.online, s.user)
+		q.c.Metrics.SlowDisconnects.Inc()
+		q.c.Logger.Warn("connection closed: too slow", "conn", s.conn.ID, "user", s.user)
+	}
+	s.user = ""
+}
+
+func (q *sequencer) login(s *Session, name string) {
+	s.user = name
+	q.online[name] = s
+}
+
+func (q *sequencer) groupMessageInit(s *Session, r *Request) {
+	switch {
+	case len(r.Recipients) == 0:
+		q.fail(s, r, Reasonf(ErrBadRequest, "recipients must name at least one user"))
+		return
+	case len(r.Recipients) > MaxRecipients:
+		q.fail(s, r, Reasonf(ErrBadRequest, "recipients name %d users; the limit is %d", len(r.Recipients), MaxRecipients))
+		return
+	case !projection.ValidChatname(r.Chatname):
+		q.fail(s, r, errBadChatname())
+		return
+	}
+	for _, name := range r.Recipients {
+		if !projection.ValidUsername(name) {
+			q.fail(s, r, errBadRecipient(name))
+			return
+		}
+	}
+	if _, ok := q.c.State.Chat(r.Chatname); ok {
+		q.fail(s, r, Reasonf(ErrConflict, "chat %q already exists", r.Chatname))
+		return
+	}
+	for _, name := range r.Recipients {
+		if _, ok := q.c.State.User(name); !ok {
+			q.fail(s, r, Reasonf(ErrNotFound, "recipient %q has never registered", name))
+			return
+		}
+	}
+	members := append(slices.Clone(r.Recipients), s.user)
+	slices.Sort(members)
+	members = slices.Compact(members)
+	q.propose(s, r, projection.ChatCreated{Chat: r.Chatname, Members: members, Content: r.Content}, true)
+}
+
+func (q *sequencer) groupMessage(s *Session, r *Request) {
+	if q.checkMember(s, r) {
+		q.propose(s, r, projection.GroupMessagePosted{Chat: r.Chatname, Content: r.Content}, false)
+	}
+}
+
+// checkMember reports whether r.Chatname names a chat c's user belongs to,
+// answering r with 400, 404 or 403 if not.
+func (q *sequencer) checkMember(s *Session, r *Request) bool {
+	if !projection.ValidChatname(r.Chatname) {
+		q.fail(s, r, errBadChatname())
+		return false
+	}
+	chat, ok := q.c.State.Chat(r.Chatname)
+	switch {
+	case !ok:
+		q.fail(s, r, Reasonf(ErrNotFound, "chat %q does not exist", r.Chatname))
+		return false
+	case !chat.HasMember(s.user):
+		q.fail(s, r, Reasonf(ErrForbidden, "you are not a member of chat %q", r.Chatname))
+		return false
+	}
+	return true
+}
+
+func (q *sequencer) randomMessage(s *Session, r *Request) {
+	others := make([]string, 0, len(q.online))
+	for name := range q.online {
+		if name != s.user {
+			others = append(others, name)
+		}
+	}
+	if len(others) == 0 {
+		q.fail(s, r, Reasonf(ErrNotFound, "nobody else is online"))
+		return
+	}
+	to := others[rand.IntN(len(others))]
+	q.propose(s, r, projection.DirectMessageSent{Recipient: to, Content: r.Content, Random: true}, false)
+}
+
+func (q *sequencer) singleMessage(s *Session, r *Request) {
+	switch {
+	case !projection.ValidUsername(r.Recipient):
+		q.fail(s, r, errBadRecipient(r.Recipient))
+		return
+	case r.Recipient == s.user:
+		q.fail(s, r, Reasonf(ErrBadRequest, "you cannot send a message to yourself"))
+		return
+	}
+	if _, ok := q.c.State.User(r.Recipient); !ok {
+		q.fail(s, r, Reasonf(ErrNotFound, "recipient %q has never registered", r.Recipient))
+		return
+	}
+	q.propose(s, r, projection.DirectMessageSent{Recipient: r.Recipient, Content: r.Content}, false)
+}
+
+// errBadChatname is the 400 of an invalid chat name.
+func errBadChatname() error {
+	return Reasonf(ErrBadRequest, "chatname must be 1-%d characters without control characters", projection.MaxChatnameLen)
+}
+
+// errBadRecipient is the 400 of an invalid username given as a recipient.
+func errBadRecipient(name string) error {
+	return Reasonf(ErrBadRequest, "recipient %q is not a valid username", Truncate(name, MaxQuoted))
+}
+
+// idString is id as a string, or "" for the zero id (an empty log).
+func idString(id ulid.ULID) string {
+	if id == (ulid.ULID{}) {
+		return ""
+	}
+	return id.String()
+}

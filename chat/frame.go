@@ -1,0 +1,130 @@
+package chat
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/chateau/chateau/projection"
+)
+
+// Server frame type names.
+const (
+	FrameRegister          = "RegisterResponse"
+	FrameGroupMessageInit  = "GroupMessageInitResponse"
+	FrameGroupMessage      = "GroupMessageResponse"
+	FrameGroupMessageRecv  = "GroupMessageRecv"
+	FrameClientList        = "ClientListResponse"
+	FrameRandomMessage     = "RandomMessageResponse"
+	FrameSingleMessage     = "SingleMessageResponse"
+	FrameSingleMessageRecv = "SingleMessageRecv"
+	FrameError             = "ErrorResponse"
+	FrameSessionReplaced   = "SessionReplaced"
+	FrameChatList          = "ChatListResponse"
+	FrameHistory           = "HistoryResponse"
+	FrameReplayComplete    = "ReplayComplete"
+)
+
+// Frame is a server frame as the core decides it: every field any frame
+// may carry, named as in the protocol, empty ones unused. The transport
+// writes it (Core.Encode), with the protocol's own spellings where they
+// differ: a RandomMessageResponse's chosen user (Recipient here) is
+// "clients", as in the seed.
+type Frame struct {
+	Type      string
+	Status    int
+	MessageID json.RawMessage // the request's, echoed as it came
+	Reason    string
+	Request   string
+	Username  string
+	Chatname  string
+	Members   []string
+	Sender    string
+	Recipient string
+	Content   *string
+	ID        string
+	Time      string
+	Random    bool
+	Replay    bool
+	// LastID is a RegisterResponse's log position, a ReplayComplete's
+	// newest message ("" for none).
+	LastID string
+	// Clients are a ClientListResponse's usernames.
+	Clients []string
+	// RetryAfter tells a client refused a login when to try again, in
+	// whole seconds.
+	RetryAfter int
+	// Messages and More are a HistoryResponse's page.
+	Messages []HistoryMessage
+	More     bool
+	// Chats are a ChatListResponse's.
+	Chats []ChatSummary
+	// Count is how many messages a ReplayComplete ends.
+	Count int
+}
+
+// HistoryMessage is one message of a HistoryResponse.
+type HistoryMessage struct {
+	ID, Sender, Content, Time string
+	Random                    bool
+}
+
+// ChatSummary is one chat of a ChatListResponse; LastID is "" for none.
+type ChatSummary struct {
+	Chatname string
+	Members  []string
+	LastID   string
+}
+
+// errorFrame answers r with err.
+func errorFrame(r *Request, err error) *Frame {
+	reason := err.Error()
+	var re *reasonError
+	if !errors.As(err, &re) {
+		reason = "internal error"
+		if errors.Is(err, ErrStorage) {
+			reason = ErrStorage.Error()
+		}
+	}
+	f := &Frame{Type: FrameError, Status: StatusOf(err), MessageID: r.MessageID, Reason: reason, Request: r.Kind}
+	var retry *retryError
+	if errors.As(err, &retry) {
+		f.RetryAfter = retrySeconds(retry.after)
+	}
+	return f
+}
+
+// Ack is the answer to r once its event e is stored.
+func Ack(r *Request, e projection.Event) *Frame {
+	f := &Frame{Status: StatusOK, MessageID: r.MessageID, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
+	switch p := e.Payload.(type) {
+	case projection.UserRegistered:
+		f.Type, f.Username, f.ID, f.Time, f.LastID = FrameRegister, p.Username, "", "", e.ID.String()
+	case projection.ChatCreated:
+		f.Type, f.Chatname, f.Members = FrameGroupMessageInit, p.Chat, p.Members
+	case projection.GroupMessagePosted:
+		f.Type, f.Chatname = FrameGroupMessage, p.Chat
+	case projection.DirectMessageSent:
+		if p.Random {
+			f.Type = FrameRandomMessage
+		} else {
+			f.Type = FrameSingleMessage
+		}
+		f.Recipient = p.Recipient
+	}
+	return f
+}
+
+// Delivery is what the other members or the recipient of e receive;
+// replay marks one sent again to a client catching up.
+func Delivery(e projection.Event, replay bool) *Frame {
+	f := &Frame{Status: StatusOK, Sender: e.Actor, ID: e.ID.String(), Time: projection.FormatTime(e.Time()), Replay: replay}
+	switch p := e.Payload.(type) {
+	case projection.ChatCreated:
+		f.Type, f.Status, f.Chatname, f.Members, f.Content = FrameGroupMessageRecv, StatusCreated, p.Chat, p.Members, &p.Content
+	case projection.GroupMessagePosted:
+		f.Type, f.Chatname, f.Content = FrameGroupMessageRecv, p.Chat, &p.Content
+	case projection.DirectMessageSent:
+		f.Type, f.Content, f.Random = FrameSingleMessageRecv, &p.Content, p.Random
+	}
+	return f
+}

@@ -1,0 +1,328 @@
+package chat
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/chateau/chateau/projection"
+)
+
+// op is what sessions hand to the sequencer.
+type op interface{ session() *Session }
+
+// requestOp carries one decoded request.
+type requestOp struct {
+	s *Session
+	r *Request
+}
+
+// goneOp says the session's reader has stopped; it follows every
+// requestOp of that session.
+type goneOp struct{ s *Session }
+
+func (o requestOp) session() *Session { return o.s }
+func (o goneOp) session() *Session    { return o.s }
+
+// step is one thing to do once the batch is stored, in arrival order: send
+// a ready answer, answer and deliver an event, or close a connection.
+type step struct {
+	s     *Session
+	r     *Request // the request answered, or nil for a notice or a close
+	frame []byte   // a ready answer, or nil
+	event int      // index into sequencer.events, or -1
+	close bool     // close the connection, for why
+	why   Close
+	retry bool // r repeats the request that stored event: answer only
+	job   job  // a detached answer to run after the frames before it
+	// status is the answer's status, for the metrics; an event's step
+	// gets it when the batch is stored.
+	status int
+}
+
+// sequencer decides every request, appends the batch's events in one log
+// transaction, and then answers and delivers in log order. It runs in one
+// goroutine, the only one that writes Core.State; so it reads State
+// without the lock.
+type sequencer struct {
+	c      *Core
+	online map[string]*Session // registered sessions by username
+
+	steps   []step
+	events  []projection.Event
+	data    [][]byte
+	pending map[receiptKey]int // events in the batch by their request's messageID
+	barrier bool               // an event in the batch changes what later requests may do
+	next    op                 // an op fill left to start the next batch (waitsForBatch)
+	queued  []*Session         // sessions with frames sent and peers not flushed
+
+	stats commitStats
+}
+
+// commitStats sums up the group commits, for the log line at shutdown.
+type commitStats struct {
+	commits, events, maxBatch int
+	time                      time.Duration
+}
+
+// log writes the summary of the group commits.
+func (st commitStats) log(logger *slog.Logger) {
+	mean, meanCommit := 0.0, time.Duration(0)
+	if st.commits > 0 {
+		mean, meanCommit = float64(st.events)/float64(st.commits), st.time/time.Duration(st.commits)
+	}
+	logger.Info("group commit", "commits", st.commits, "events", st.events,
+		"mean_batch", fmt.Sprintf("%.1f", mean), "max_batch", st.maxBatch, "mean_commit", meanCommit)
+}
+
+// receiptKey identifies a request for retries: its user and messageID.
+type receiptKey struct{ user, messageID string }
+
+func newSequencer(c *Core) *sequencer {
+	return &sequencer{c: c, online: make(map[string]*Session), pending: make(map[receiptKey]int)}
+}
+
+// run takes every op waiting, up to a batch, stores and answers them, and
+// repeats until the core stops. While one batch is being fsynced the next
+// one queues up in Core.ops: that is the group commit, with no timer.
+func (q *sequencer) run() {
+	for {
+		o, ok := q.take()
+		if !ok {
+			return
+		}
+		q.handle(o)
+		q.fill()
+		q.flush()
+	}
+}
+
+// take returns the op that starts the next batch: the one fill left for
+// it, or the next to arrive. Once the core stops it returns what is still
+// waiting, then false.
+func (q *sequencer) take() (op, bool) {
+	if o := q.next; o != nil {
+		q.next = nil
+		return o, true
+	}
+	select {
+	case o := <-q.c.ops:
+		return o, true
+	case <-q.c.stop:
+		select {
+		case o := <-q.c.ops:
+			return o, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// fill takes waiting ops until none is left, the batch is full, an event in
+// it changes what later requests may do (barrier), or an op must be decided
+// after the batch is stored (waitsForBatch), which then starts the next one.
+func (q *sequencer) fill() {
+	for !q.barrier && len(q.steps) < q.c.MaxBatch {
+		select {
+		case o := <-q.c.ops:
+			if q.waitsForBatch(o) {
+				q.next = o
+				return
+			}
+			q.handle(o)
+		default:
+			return
+		}
+	}
+}
+
+// waitsForBatch reports whether o must be decided after the events of the
+// batch so far are stored and delivered:
+//   - a RegisterRequest, so that a new session gets nothing of the batch
+//     before its RegisterResponse (deliveries go to who is online at the
+//     flush);
+//   - a request that reads what its session wrote earlier in the batch
+//     (history, chat list, client list): a session's requests see the
+//     effects of its earlier ones, whatever the batching.
+func (q *sequencer) waitsForBatch(o op) bool {
+	r, ok := o.(requestOp)
+	if !ok {
+		return false
+	}
+	switch r.r.Kind {
+	case TypeRegister:
+		return true
+	case TypeHistory, TypeChatList, TypeClientList:
+		return r.s.wrote
+	}
+	return false
+}
+
+func (q *sequencer) handle(o op) {
+	switch o := o.(type) {
+	case requestOp:
+		q.decide(o.s, o.r)
+	case handoffOp:
+		q.handoff(o)
+	case goneOp:
+		if o.s.user != "" && q.online[o.s.user] == o.s {
+			delete(q.online, o.s.user)
+		}
+		q.steps = append(q.steps, step{s: o.s, event: -1, close: true, why: CloseGone})
+	}
+}
+
+// answer queues a ready frame for s.
+func (q *sequencer) answer(s *Session, r *Request, f *Frame) {
+	q.steps = append(q.steps, step{s: s, r: r, frame: q.c.Encode(f), event: -1, status: StatusOK})
+}
+
+// fail answers r with err.
+func (q *sequencer) fail(s *Session, r *Request, err error) {
+	q.steps = append(q.steps, step{s: s, r: r, frame: q.c.Encode(errorFrame(r, err)), event: -1, status: StatusOf(err)})
+}
+
+// requestLabel is a request type as a metrics label; unknown types share one.
+func requestLabel(kind string) string {
+	if kind == "" {
+		return "invalid"
+	}
+	return kind
+}
+
+// propose adds an event to the batch, answered after the append.
+func (q *sequencer) propose(s *Session, r *Request, p projection.Payload, barrier bool) {
+	e := projection.Event{Actor: s.user, RequestID: string(r.MessageID), Payload: p}
+	if u, ok := p.(projection.UserRegistered); ok {
+		e.Actor = u.Username
+	}
+	data, err := projection.Encode(e)
+	if err != nil {
+		q.c.Logger.Error("encode event", "err", err)
+		q.fail(s, r, ErrStorage)
+		return
+	}
+	if e.RequestID != "" {
+		q.pending[receiptKey{s.user, e.RequestID}] = len(q.events)
+	}
+	q.steps = append(q.steps, step{s: s, r: r, event: len(q.events), status: StatusOK})
+	s.wrote = true
+	q.events = append(q.events, e)
+	q.data = append(q.data, data)
+	q.barrier = q.barrier || barrier
+}
+
+// flush stores the batch's events, and then walks the steps in order:
+// answers, deliveries, closes.
+func (q *sequencer) flush() {
+	stored := len(q.data) > 0 && q.store()
+	now := time.Now()
+	for _, st := range q.steps {
+		st.s.wrote = false
+		if st.r != nil {
+			<-st.s.window // the request is answered below
+			q.count(st, stored, now)
+		}
+		switch {
+		case st.close:
+			st.s.peer.Close(st.why)
+		case st.frame != nil:
+			q.send(st.s, st.frame)
+		case st.job != nil:
+			q.detach(st.s, st.job)
+		case !stored:
+			q.send(st.s, q.c.Encode(errorFrame(st.r, ErrStorage)))
+		case st.retry:
+			q.send(st.s, q.c.Encode(Ack(st.r, q.events[st.event])))
+		default:
+			q.deliver(st.s, st.r, q.events[st.event])
+		}
+	}
+	q.wake()
+	q.c.Metrics.Online.Set(float64(len(q.online)))
+	clear(q.steps)
+	clear(q.events)
+	clear(q.data)
+	clear(q.pending)
+	q.steps, q.events, q.data, q.barrier = q.steps[:0], q.events[:0], q.data[:0], false
+}
+
+// store appends the batch's events in one transaction and applies them to
+// the state; it reports false, leaving the state alone, if the append
+// failed.
+func (q *sequencer) store() bool {
+	start := time.Now()
+	ids, err := q.c.Log.Append(q.data...)
+	took := time.Since(start)
+	q.c.Metrics.CommitSeconds.Observe(took.Seconds())
+	if err != nil {
+		q.c.Logger.Error("append failed", "events", len(q.data), "err", err)
+		return false
+	}
+	q.c.Metrics.Events.Add(float64(len(ids)))
+	q.c.Metrics.BatchEvents.Observe(float64(len(ids)))
+	q.stats.commits++
+	q.stats.events += len(ids)
+	q.stats.maxBatch = max(q.stats.maxBatch, len(ids))
+	q.stats.time += took
+	q.c.stateMu.Lock()
+	defer q.c.stateMu.Unlock()
+	for i := range q.events {
+		q.events[i].ID = ids[i]
+		if err := q.c.State.Apply(q.events[i]); err != nil {
+			// The event was checked before the append; this is a bug.
+			q.c.Logger.Error("apply stored event", "id", ids[i], "err", err)
+		}
+	}
+	return true
+}
+
+// count counts the answer to st's request in the metrics.
+func (q *sequencer) count(st step, stored bool, now time.Time) {
+	status := st.status
+	if st.event >= 0 && !stored {
+		status = StatusInternal
+	}
+	label := requestLabel(st.r.Kind)
+	q.c.Metrics.Requests.WithLabelValues(label, strconv.Itoa(status)).Inc()
+	q.c.Metrics.RequestSeconds.WithLabelValues(label).Observe(now.Sub(st.r.Received).Seconds())
+}
+
+// deliver answers the sender of a stored event and sends it to every other
+// member or recipient who is online, encoded once for all of them.
+func (q *sequencer) deliver(s *Session, r *Request, e projection.Event) {
+	if u, ok := e.Payload.(projection.UserRegistered); ok {
+		q.login(s, u.Username)
+		q.send(s, q.c.Encode(Ack(r, e)))
+		if r.HasSince {
+			// Messages can reach a name only after it exists: there is
+			// nothing to replay but the ReplayComplete.
+			q.detach(s, q.c.replay(s.user, r, e.ID))
+		}
+		return
+	}
+	q.send(s, q.c.Encode(Ack(r, e)))
+	var to []string
+	switch p := e.Payload.(type) {
+	case projection.ChatCreated:
+		to = p.Members
+	case projection.GroupMessagePosted:
+		chat, _ := q.c.State.Chat(p.Chat)
+		to = chat.Members
+	case projection.DirectMessageSent:
+		to = []string{p.Recipient}
+	default:
+		return
+	}
+	var b []byte
+	for _, name := range to {
+		if other := q.online[name]; other != nil && name != e.Actor {
+			if b == nil {
+				b = q.c.Encode(Delivery(e, false))
+			}
+			q.send(other, b)
+			q.c.Metrics.Deliveries.Inc()
+		}
+	}
+}
