@@ -45,8 +45,10 @@ type Core struct {
 	Log   Log
 	State *projection.State
 	// Encode writes a frame as the transport sends it. The core encodes a
-	// delivery once for all its recipients.
-	Encode func(*Frame) []byte
+	// delivery once for all its recipients. The frame is passed by value:
+	// through a func value a pointer would make every frame a heap
+	// allocation.
+	Encode func(Frame) []byte
 	Logger *slog.Logger
 	// Metrics receive the core's counts; nil means unregistered ones.
 	Metrics *Metrics

@@ -53,7 +53,7 @@ func TestCore_Rules(t *testing.T) {
 			tt.from.expect(t, &tt.req, tt.typ, tt.status)
 		})
 	}
-	if f := bob.next(t); f.Type != chat.FrameGroupMessageRecv || *f.Content != "x" {
+	if f := bob.next(t); f.Type != chat.FrameGroupMessageRecv || f.Content != "x" {
 		t.Fatalf("bob got %+v", f)
 	}
 	bob.nothingQueued(t)
@@ -73,7 +73,7 @@ func TestCore_Retry(t *testing.T) {
 	ann.Submit(req())
 	first, second := ann.next(t), ann.next(t)
 	third := ann.expect(t, req(), chat.FrameSingleMessage, chat.StatusOK)
-	if first.ID == "" || second.ID != first.ID || third.ID != first.ID {
+	if first.ID.IsZero() || second.ID != first.ID || third.ID != first.ID {
 		t.Fatalf("ids %q, %q, %q: want the same", first.ID, second.ID, third.ID)
 	}
 	if f := bob.next(t); f.ID != first.ID {
@@ -182,7 +182,7 @@ func TestCore_Replay(t *testing.T) {
 	back := tc.open()
 	back.expect(t, &chat.Request{Kind: chat.TypeRegister, Username: "bob", Since: since, HasSince: true}, chat.FrameRegister, chat.StatusOK)
 	for _, want := range []string{"one", "two"} {
-		if f := back.next(t); !f.Replay || *f.Content != want {
+		if f := back.next(t); !f.Replay || f.Content != want {
 			t.Fatalf("replayed %+v, want %q", f, want)
 		}
 	}
@@ -197,7 +197,7 @@ func (s *session) nothingQueuedID(t *testing.T, other *session) ulid.ULID {
 	t.Helper()
 	ack := other.expect(t, &chat.Request{Kind: chat.TypeSingleMessage, Recipient: "bob", Content: "before"}, chat.FrameSingleMessage, chat.StatusOK)
 	s.next(t)
-	return ulid.MustParse(ack.ID)
+	return ack.ID
 }
 
 // countEvents counts the stored events of a type.

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/chateau/chateau/projection"
-	"github.com/oklog/ulid/v2"
 )
 
 // decide checks r against the connection and the state and either answers
@@ -51,7 +50,7 @@ func (q *sequencer) clientList(s *Session, r *Request) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	q.answer(s, r, &Frame{Type: FrameClientList, Status: StatusOK, MessageID: r.MessageID, Clients: names})
+	q.answer(s, r, Frame{Type: FrameClientList, Status: StatusOK, MessageID: r.MessageID, Clients: names})
 }
 
 // isMessage reports whether requests of kind store a message, and so are
@@ -115,8 +114,8 @@ func (q *sequencer) register(s *Session, r *Request) {
 		return
 	}
 	q.login(s, r.Username)
-	q.answer(s, r, &Frame{Type: FrameRegister, Status: StatusOK, MessageID: r.MessageID, Username: r.Username,
-		LastID: idString(q.c.State.Last())})
+	q.answer(s, r, Frame{Type: FrameRegister, Status: StatusOK, MessageID: r.MessageID, Username: r.Username,
+		LastID: q.c.State.Last()})
 	if r.HasSince {
 		// Everything stored so far is replayed; what is stored from now on
 		// is delivered live, held back until the replay is done.
@@ -132,7 +131,7 @@ const unauthorized = "wrong username or password"
 // connection with the password: old is told, then closed.
 func (q *sequencer) replace(old *Session) {
 	delete(q.online, old.user)
-	q.answer(old, nil, &Frame{Type: FrameSessionReplaced, Status: StatusOK, Username: old.user,
+	q.answer(old, nil, Frame{Type: FrameSessionReplaced, Status: StatusOK, Username: old.user,
 		Reason: "you signed in from another connection"})
 	q.steps = append(q.steps, step{s: old, event: -1, close: true, why: CloseReplaced})
 	old.user = ""
@@ -252,12 +251,4 @@ func errBadChatname() error {
 // errBadRecipient is the 400 of an invalid username given as a recipient.
 func errBadRecipient(name string) error {
 	return Reasonf(ErrBadRequest, "recipient %q is not a valid username", Truncate(name, MaxQuoted))
-}
-
-// idString is id as a string, or "" for the zero id (an empty log).
-func idString(id ulid.ULID) string {
-	if id == (ulid.ULID{}) {
-		return ""
-	}
-	return id.String()
 }

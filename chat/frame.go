@@ -3,8 +3,10 @@ package chat
 import (
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
 
 // Server frame type names.
@@ -40,14 +42,18 @@ type Frame struct {
 	Members   []string
 	Sender    string
 	Recipient string
-	Content   *string
-	ID        string
-	Time      string
-	Random    bool
-	Replay    bool
+	// Content is a delivery's message, in GroupMessageRecv and
+	// SingleMessageRecv only (where "" is a message too).
+	Content string
+	// ID and Time are a stored message's id and time (zero for none),
+	// written by the transport, which saves two strings a frame.
+	ID     ulid.ULID
+	Time   time.Time
+	Random bool
+	Replay bool
 	// LastID is a RegisterResponse's log position, a ReplayComplete's
-	// newest message ("" for none).
-	LastID string
+	// newest message (zero for none).
+	LastID ulid.ULID
 	// Clients are a ClientListResponse's usernames.
 	Clients []string
 	// RetryAfter tells a client refused a login when to try again, in
@@ -64,19 +70,21 @@ type Frame struct {
 
 // HistoryMessage is one message of a HistoryResponse.
 type HistoryMessage struct {
-	ID, Sender, Content, Time string
-	Random                    bool
+	ID              ulid.ULID
+	Sender, Content string
+	Time            time.Time
+	Random          bool
 }
 
-// ChatSummary is one chat of a ChatListResponse; LastID is "" for none.
+// ChatSummary is one chat of a ChatListResponse; LastID is zero for none.
 type ChatSummary struct {
 	Chatname string
 	Members  []string
-	LastID   string
+	LastID   ulid.ULID
 }
 
 // errorFrame answers r with err.
-func errorFrame(r *Request, err error) *Frame {
+func errorFrame(r *Request, err error) Frame {
 	reason := err.Error()
 	var re *reasonError
 	if !errors.As(err, &re) {
@@ -85,7 +93,7 @@ func errorFrame(r *Request, err error) *Frame {
 			reason = ErrStorage.Error()
 		}
 	}
-	f := &Frame{Type: FrameError, Status: StatusOf(err), MessageID: r.MessageID, Reason: reason, Request: r.Kind}
+	f := Frame{Type: FrameError, Status: StatusOf(err), MessageID: r.MessageID, Reason: reason, Request: r.Kind}
 	var retry *retryError
 	if errors.As(err, &retry) {
 		f.RetryAfter = retrySeconds(retry.after)
@@ -94,11 +102,11 @@ func errorFrame(r *Request, err error) *Frame {
 }
 
 // Ack is the answer to r once its event e is stored.
-func Ack(r *Request, e projection.Event) *Frame {
-	f := &Frame{Status: StatusOK, MessageID: r.MessageID, ID: e.ID.String(), Time: projection.FormatTime(e.Time())}
+func Ack(r *Request, e projection.Event) Frame {
+	f := Frame{Status: StatusOK, MessageID: r.MessageID, ID: e.ID, Time: e.Time()}
 	switch p := e.Payload.(type) {
 	case projection.UserRegistered:
-		f.Type, f.Username, f.ID, f.Time, f.LastID = FrameRegister, p.Username, "", "", e.ID.String()
+		f.Type, f.Username, f.ID, f.Time, f.LastID = FrameRegister, p.Username, ulid.ULID{}, time.Time{}, e.ID
 	case projection.ChatCreated:
 		f.Type, f.Chatname, f.Members = FrameGroupMessageInit, p.Chat, p.Members
 	case projection.GroupMessagePosted:
@@ -116,15 +124,15 @@ func Ack(r *Request, e projection.Event) *Frame {
 
 // Delivery is what the other members or the recipient of e receive;
 // replay marks one sent again to a client catching up.
-func Delivery(e projection.Event, replay bool) *Frame {
-	f := &Frame{Status: StatusOK, Sender: e.Actor, ID: e.ID.String(), Time: projection.FormatTime(e.Time()), Replay: replay}
+func Delivery(e projection.Event, replay bool) Frame {
+	f := Frame{Status: StatusOK, Sender: e.Actor, ID: e.ID, Time: e.Time(), Replay: replay}
 	switch p := e.Payload.(type) {
 	case projection.ChatCreated:
-		f.Type, f.Status, f.Chatname, f.Members, f.Content = FrameGroupMessageRecv, StatusCreated, p.Chat, p.Members, &p.Content
+		f.Type, f.Status, f.Chatname, f.Members, f.Content = FrameGroupMessageRecv, StatusCreated, p.Chat, p.Members, p.Content
 	case projection.GroupMessagePosted:
-		f.Type, f.Chatname, f.Content = FrameGroupMessageRecv, p.Chat, &p.Content
+		f.Type, f.Chatname, f.Content = FrameGroupMessageRecv, p.Chat, p.Content
 	case projection.DirectMessageSent:
-		f.Type, f.Content, f.Random = FrameSingleMessageRecv, &p.Content, p.Random
+		f.Type, f.Content, f.Random = FrameSingleMessageRecv, p.Content, p.Random
 	}
 	return f
 }

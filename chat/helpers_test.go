@@ -61,7 +61,7 @@ func startCore(t *testing.T, configure ...func(*chat.Core)) *testCore {
 
 // encodeJSON is the tests' transport encoding: the Frame as encoding/json
 // writes it, field names as in Go, read back by recorder.
-func encodeJSON(f *chat.Frame) []byte {
+func encodeJSON(f chat.Frame) []byte {
 	b, err := json.Marshal(f)
 	if err != nil {
 		panic(err)

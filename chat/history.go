@@ -36,15 +36,15 @@ func (q *sequencer) history(s *Session, r *Request) {
 // r with them.
 func (c *Core) historyPage(r *Request, page []ulid.ULID, more bool) job {
 	return func(push func([]byte) bool) bool {
-		f := &Frame{Type: FrameHistory, Status: StatusOK, MessageID: r.MessageID, Chatname: r.Chatname,
+		f := Frame{Type: FrameHistory, Status: StatusOK, MessageID: r.MessageID, Chatname: r.Chatname,
 			Recipient: r.Recipient, Messages: make([]HistoryMessage, 0, len(page)), More: more}
 		err := c.Log.Get(page, func(rec eventlog.Record) error {
 			e, err := projection.Decode(rec.ID, rec.Data)
 			if err != nil {
 				return err
 			}
-			f.Messages = append(f.Messages, HistoryMessage{ID: e.ID.String(), Sender: e.Actor, Content: content(e),
-				Time: projection.FormatTime(e.Time()), Random: isRandom(e)})
+			f.Messages = append(f.Messages, HistoryMessage{ID: e.ID, Sender: e.Actor, Content: content(e),
+				Time: e.Time(), Random: isRandom(e)})
 			return nil
 		})
 		if err != nil {
@@ -57,9 +57,9 @@ func (c *Core) historyPage(r *Request, page []ulid.ULID, more bool) job {
 
 // chatList answers a ChatListRequest from the projections.
 func (q *sequencer) chatList(s *Session, r *Request) {
-	f := &Frame{Type: FrameChatList, Status: StatusOK, MessageID: r.MessageID, Chats: []ChatSummary{}}
+	f := Frame{Type: FrameChatList, Status: StatusOK, MessageID: r.MessageID, Chats: []ChatSummary{}}
 	for _, chat := range q.c.State.ChatsOf(s.user) {
-		f.Chats = append(f.Chats, ChatSummary{Chatname: chat.Name, Members: chat.Members, LastID: idString(chat.LastID)})
+		f.Chats = append(f.Chats, ChatSummary{Chatname: chat.Name, Members: chat.Members, LastID: chat.LastID})
 	}
 	q.answer(s, r, f)
 }
@@ -82,7 +82,7 @@ func (c *Core) replay(user string, r *Request, upto ulid.ULID) job {
 			}
 			ids = projection.Merge(lists) // a copy: safe after the lock
 		})
-		count, last := 0, ""
+		count, last := 0, ulid.ULID{}
 		for len(ids) > 0 {
 			chunk := ids[:min(replayChunk, len(ids))]
 			ids = ids[len(chunk):]
@@ -107,9 +107,9 @@ func (c *Core) replay(user string, r *Request, upto ulid.ULID) job {
 				}
 			}
 			count += len(frames)
-			last = chunk[len(chunk)-1].String()
+			last = chunk[len(chunk)-1]
 		}
-		return push(c.Encode(&Frame{Type: FrameReplayComplete, Status: StatusOK, MessageID: r.MessageID, Count: count, LastID: last}))
+		return push(c.Encode(Frame{Type: FrameReplayComplete, Status: StatusOK, MessageID: r.MessageID, Count: count, LastID: last}))
 	}
 }
 

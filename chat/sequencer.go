@@ -174,7 +174,7 @@ func (q *sequencer) handle(o op) {
 }
 
 // answer queues a ready frame for s.
-func (q *sequencer) answer(s *Session, r *Request, f *Frame) {
+func (q *sequencer) answer(s *Session, r *Request, f Frame) {
 	q.steps = append(q.steps, step{s: s, r: r, frame: q.c.Encode(f), event: -1, status: StatusOK})
 }
 

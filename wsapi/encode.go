@@ -2,10 +2,18 @@ package wsapi
 
 import (
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chateau/chateau/chat"
+	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
+
+// frameBase is what encode allocates for a frame beside its reason and
+// content: enough for a delivery's type, status, names, id and time, so
+// that it is written without growing.
+const frameBase = 192
 
 // encode writes f's non-empty fields in a fixed order, as encoding/json
 // writes the equivalent tagged struct (TestEncode checks; HTML characters
@@ -18,7 +26,7 @@ func encode(f *chat.Frame) []byte {
 	if f.Type == chat.FrameRandomMessage {
 		recipient, chosen = "", f.Recipient
 	}
-	b := make([]byte, 0, 128+len(f.Reason)+contentLen(f))
+	b := make([]byte, 0, frameBase+len(f.Reason)+len(f.Content))
 	b = append(b, `{"type":`...)
 	b = appendString(b, f.Type)
 	b = append(b, `,"status":`...)
@@ -37,19 +45,19 @@ func encode(f *chat.Frame) []byte {
 	}
 	b = appendField(b, "sender", f.Sender)
 	b = appendField(b, "recipient", recipient)
-	if f.Content != nil {
+	if f.Type == chat.FrameGroupMessageRecv || f.Type == chat.FrameSingleMessageRecv {
 		b = append(b, `,"content":`...)
-		b = appendString(b, *f.Content)
+		b = appendString(b, f.Content)
 	}
-	b = appendField(b, "id", f.ID)
-	b = appendField(b, "time", f.Time)
+	b = appendID(b, "id", f.ID)
+	b = appendTime(b, "time", f.Time)
 	if f.Random {
 		b = append(b, `,"random":true`...)
 	}
 	if f.Replay {
 		b = append(b, `,"replay":true`...)
 	}
-	b = appendField(b, "last_id", f.LastID)
+	b = appendID(b, "last_id", f.LastID)
 	b = appendField(b, "clients", chosen)
 	if f.Type == chat.FrameClientList {
 		b = append(b, `,"clients":`...)
@@ -62,11 +70,36 @@ func encode(f *chat.Frame) []byte {
 	return append(b, '}')
 }
 
-func contentLen(f *chat.Frame) int {
-	if f.Content == nil {
-		return 0
+// appendID appends ,"name":"id" unless id is zero.
+func appendID(b []byte, name string, id ulid.ULID) []byte {
+	if id == (ulid.ULID{}) {
+		return b
 	}
-	return len(*f.Content)
+	b = appendName(b, name)
+	b = append(b, '"')
+	n := len(b)
+	b = append(b, make([]byte, ulid.EncodedSize)...)
+	_ = id.MarshalTextTo(b[n:]) // cannot fail: the size is right
+	return append(b, '"')
+}
+
+// appendTime appends ,"name":"time" in projection.TimeFormat unless t is
+// zero.
+func appendTime(b []byte, name string, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	b = appendName(b, name)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, projection.TimeFormat)
+	return append(b, '"')
+}
+
+// appendName appends ,"name":.
+func appendName(b []byte, name string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	return append(b, '"', ':')
 }
 
 // appendField appends ,"name":"value" unless value is empty (omitempty).
@@ -74,10 +107,7 @@ func appendField(b []byte, name, value string) []byte {
 	if value == "" {
 		return b
 	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return appendString(b, value)
+	return appendString(appendName(b, name), value)
 }
 
 func appendStrings(b []byte, list []string) []byte {

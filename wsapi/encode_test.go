@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chateau/chateau/chat"
+	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
 
 // wireFrame is what encode writes for a chat.Frame, as a struct that
@@ -35,8 +38,19 @@ type wireFrame struct {
 // wire is f as the protocol spells it.
 func wire(f chat.Frame) wireFrame {
 	w := wireFrame{f.Type, f.Status, f.MessageID, f.Reason, f.Request, f.Username, f.Chatname, f.Members, f.Sender,
-		f.Recipient, f.Content, f.ID, f.Time, f.Random, f.Replay, f.LastID, nil, f.RetryAfter}
+		f.Recipient, nil, "", "", f.Random, f.Replay, "", nil, f.RetryAfter}
+	if !f.ID.IsZero() {
+		w.ID = f.ID.String()
+	}
+	if !f.Time.IsZero() {
+		w.Time = projection.FormatTime(f.Time)
+	}
+	if !f.LastID.IsZero() {
+		w.LastID = f.LastID.String()
+	}
 	switch f.Type {
+	case chat.FrameGroupMessageRecv, chat.FrameSingleMessageRecv:
+		w.Content = &f.Content
 	case chat.FrameRandomMessage:
 		w.Recipient, w.Clients = "", f.Recipient
 	case chat.FrameClientList:
@@ -50,12 +64,13 @@ func wire(f chat.Frame) wireFrame {
 func TestEncode(t *testing.T) {
 	content := "say \"hi\"\\ \n\r\t\x00\x1f é 🚀 \u2028\u2029 <b>&</b> \xff end"
 	empty := ""
+	id := ulid.MustParse("01M8ANA9K2023SXKXQGTBYMQ6P")
 	frames := []chat.Frame{
 		{Type: chat.FrameError, Status: chat.StatusBadRequest, MessageID: []byte(`"m1"`), Reason: "bad \"request\"", Request: chat.TypeGroupMessage},
 		{Type: chat.FrameError, Status: chat.StatusTooMany, Reason: "wait", Request: chat.TypeRegister, RetryAfter: 3},
-		{Type: chat.FrameRegister, Status: chat.StatusOK, MessageID: []byte(`42`), Username: "ann", LastID: "01M8ANA9K2023SXKXQGTBYMQ6P"},
-		{Type: chat.FrameGroupMessageRecv, Status: chat.StatusCreated, Chatname: "Team 🚀", Members: []string{"ann", "bob"}, Sender: "ann", Content: &content, ID: "01M8ANA9K2023SXKXQGTBYMQ6P", Time: "2026-11-26T00:50:31.650Z", Replay: true},
-		{Type: chat.FrameSingleMessageRecv, Status: chat.StatusOK, Sender: "bob", Content: &empty, Random: true},
+		{Type: chat.FrameRegister, Status: chat.StatusOK, MessageID: []byte(`42`), Username: "ann", LastID: id},
+		{Type: chat.FrameGroupMessageRecv, Status: chat.StatusCreated, Chatname: "Team 🚀", Members: []string{"ann", "bob"}, Sender: "ann", Content: content, ID: id, Time: time.Date(2026, 11, 26, 0, 50, 31, 650_000_000, time.UTC), Replay: true},
+		{Type: chat.FrameSingleMessageRecv, Status: chat.StatusOK, Sender: "bob", Content: empty, Random: true},
 		{Type: chat.FrameRandomMessage, Status: chat.StatusOK, Recipient: "bob"},
 		{Type: chat.FrameClientList, Status: chat.StatusOK, Clients: []string{"ann", "bob"}},
 		{Type: chat.FrameClientList, Status: chat.StatusOK, Clients: []string{}},

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 
 	"github.com/chateau/chateau/chat"
+	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
 
 // Encode writes f as the protocol's JSON text frame: by hand (encode) for
 // every frame but the three with lists of objects, which encoding/json
 // writes from the structs below.
-func Encode(f *chat.Frame) []byte {
+func Encode(f chat.Frame) []byte {
 	switch f.Type {
 	case chat.FrameHistory:
 		return marshal(newHistoryFrame(f))
@@ -19,7 +21,7 @@ func Encode(f *chat.Frame) []byte {
 		return marshal(&replayCompleteFrame{Type: f.Type, Status: f.Status, MessageID: f.MessageID, Count: f.Count,
 			LastID: nullable(f.LastID)})
 	}
-	return encode(f)
+	return encode(&f)
 }
 
 // historyFrame is a HistoryResponse: messages is always an array.
@@ -41,11 +43,12 @@ type historyMessage struct {
 	Random  bool   `json:"random,omitempty"`
 }
 
-func newHistoryFrame(f *chat.Frame) *historyFrame {
+func newHistoryFrame(f chat.Frame) *historyFrame {
 	h := &historyFrame{Type: f.Type, Status: f.Status, MessageID: f.MessageID, Chatname: f.Chatname, Recipient: f.Recipient,
 		Messages: make([]historyMessage, len(f.Messages)), More: f.More}
 	for i, m := range f.Messages {
-		h.Messages[i] = historyMessage(m)
+		h.Messages[i] = historyMessage{ID: m.ID.String(), Sender: m.Sender, Content: m.Content,
+			Time: projection.FormatTime(m.Time), Random: m.Random}
 	}
 	return h
 }
@@ -64,7 +67,7 @@ type chatSummary struct {
 	LastID   *string  `json:"last_id"`
 }
 
-func newChatListFrame(f *chat.Frame) *chatListFrame {
+func newChatListFrame(f chat.Frame) *chatListFrame {
 	l := &chatListFrame{Type: f.Type, Status: f.Status, MessageID: f.MessageID, Chats: make([]chatSummary, len(f.Chats))}
 	for i, c := range f.Chats {
 		l.Chats[i] = chatSummary{Chatname: c.Chatname, Members: c.Members, LastID: nullable(c.LastID)}
@@ -81,11 +84,12 @@ type replayCompleteFrame struct {
 	LastID    *string         `json:"last_id"`
 }
 
-// nullable is s, or JSON's null for "".
-func nullable(s string) *string {
-	if s == "" {
+// nullable is id as a string, or JSON's null for the zero id.
+func nullable(id ulid.ULID) *string {
+	if id == (ulid.ULID{}) {
 		return nil
 	}
+	s := id.String()
 	return &s
 }
 

@@ -69,7 +69,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		answer := Encode(&chat.Frame{Type: chat.FrameError, Status: chat.StatusOf(r.Err), MessageID: r.MessageID,
+		answer := Encode(chat.Frame{Type: chat.FrameError, Status: chat.StatusOf(r.Err), MessageID: r.MessageID,
 			Reason: r.Err.Error(), Request: r.Kind})
 		var m map[string]any
 		if err := json.Unmarshal(answer, &m); err != nil {
