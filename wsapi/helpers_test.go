@@ -15,6 +15,7 @@ import (
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
@@ -104,11 +105,19 @@ func (ts *testServer) stop() {
 
 // openConns is the number of open connections, from the server's gauge.
 func (ts *testServer) openConns() int {
+	return int(counted(ts.Metrics.Connections))
+}
+
+// counted is the value of a gauge or counter.
+func counted(c prometheus.Metric) float64 {
 	var m dto.Metric
-	if err := ts.Metrics.Connections.Write(&m); err != nil {
+	if err := c.Write(&m); err != nil {
 		panic(err)
 	}
-	return int(m.GetGauge().GetValue())
+	if g := m.GetGauge(); g != nil {
+		return g.GetValue()
+	}
+	return m.GetCounter().GetValue()
 }
 
 // conn is a test client on a real WebSocket.
