@@ -36,16 +36,17 @@ func TestCore_Rules(t *testing.T) {
 		{"not registered", tc.open(), chat.Request{Kind: chat.TypeClientList}, chat.FrameError, chat.StatusNotRegistered},
 		{"bad username", tc.open(), chat.Request{Kind: chat.TypeRegister, Username: "a b"}, chat.FrameError, chat.StatusBadRequest},
 		{"decoding error", ann, chat.Request{Kind: chat.TypeClientList, Err: chat.Reasonf(chat.ErrBadRequest, "bad")}, chat.FrameError, chat.StatusBadRequest},
-		{"chat exists", ann, chat.Request{Kind: chat.TypeGroupMessageInit, Chatname: "team", Recipients: []string{"bob"}}, chat.FrameError, chat.StatusConflict},
-		{"unknown recipient", ann, chat.Request{Kind: chat.TypeGroupMessageInit, Chatname: "new", Recipients: []string{"zed"}}, chat.FrameError, chat.StatusNotFound},
-		{"too many recipients", ann, chat.Request{Kind: chat.TypeGroupMessageInit, Chatname: "new", Recipients: make([]string, chat.MaxRecipients+1)}, chat.FrameError, chat.StatusBadRequest},
-		{"bad chat name", ann, chat.Request{Kind: chat.TypeGroupMessageInit, Chatname: "a\nb", Recipients: []string{"bob"}}, chat.FrameError, chat.StatusBadRequest},
-		{"no such chat", ann, chat.Request{Kind: chat.TypeGroupMessage, Chatname: "none"}, chat.FrameError, chat.StatusNotFound},
-		{"not a member", carl, chat.Request{Kind: chat.TypeGroupMessage, Chatname: "team"}, chat.FrameError, chat.StatusForbidden},
+		{"chat exists", ann, chat.Request{Content: "x", Kind: chat.TypeGroupMessageInit, Chatname: "team", Recipients: []string{"bob"}}, chat.FrameError, chat.StatusConflict},
+		{"unknown recipient", ann, chat.Request{Content: "x", Kind: chat.TypeGroupMessageInit, Chatname: "new", Recipients: []string{"zed"}}, chat.FrameError, chat.StatusNotFound},
+		{"too many recipients", ann, chat.Request{Content: "x", Kind: chat.TypeGroupMessageInit, Chatname: "new", Recipients: make([]string, chat.MaxRecipients+1)}, chat.FrameError, chat.StatusBadRequest},
+		{"bad chat name", ann, chat.Request{Content: "x", Kind: chat.TypeGroupMessageInit, Chatname: "a\nb", Recipients: []string{"bob"}}, chat.FrameError, chat.StatusBadRequest},
+		{"no such chat", ann, chat.Request{Content: "x", Kind: chat.TypeGroupMessage, Chatname: "none"}, chat.FrameError, chat.StatusNotFound},
+		{"not a member", carl, chat.Request{Content: "x", Kind: chat.TypeGroupMessage, Chatname: "team"}, chat.FrameError, chat.StatusForbidden},
 		{"history, not a member", carl, chat.Request{Kind: chat.TypeHistory, Chatname: "team", Limit: 10}, chat.FrameError, chat.StatusForbidden},
-		{"to yourself", ann, chat.Request{Kind: chat.TypeSingleMessage, Recipient: "ann"}, chat.FrameError, chat.StatusBadRequest},
-		{"to nobody", ann, chat.Request{Kind: chat.TypeSingleMessage, Recipient: "zed"}, chat.FrameError, chat.StatusNotFound},
+		{"to yourself", ann, chat.Request{Content: "x", Kind: chat.TypeSingleMessage, Recipient: "ann"}, chat.FrameError, chat.StatusBadRequest},
+		{"to nobody", ann, chat.Request{Content: "x", Kind: chat.TypeSingleMessage, Recipient: "zed"}, chat.FrameError, chat.StatusNotFound},
 		{"member's history", bob, chat.Request{Kind: chat.TypeHistory, Chatname: "team", Limit: 10}, chat.FrameHistory, chat.StatusOK},
+		{"empty content", ann, chat.Request{Kind: chat.TypeGroupMessage, Chatname: "team", Content: " \n\t"}, chat.FrameError, chat.StatusBadRequest},
 		{"post", ann, chat.Request{Kind: chat.TypeGroupMessage, Chatname: "team", Content: "x"}, chat.FrameGroupMessage, chat.StatusOK},
 	}
 	for _, tt := range tests {
@@ -148,10 +149,10 @@ func TestCore_AppendFails(t *testing.T) {
 	bob := tc.register("bob")
 	fail.Store(true)
 	ann.expect(t, &chat.Request{Kind: chat.TypeSingleMessage, Recipient: "bob", Content: "lost"}, chat.FrameError, chat.StatusInternal)
-	ann.expect(t, &chat.Request{Kind: chat.TypeGroupMessageInit, Chatname: "c", Recipients: []string{"bob"}}, chat.FrameError, chat.StatusInternal)
+	ann.expect(t, &chat.Request{Kind: chat.TypeGroupMessageInit, Chatname: "c", Recipients: []string{"bob"}, Content: "lost"}, chat.FrameError, chat.StatusInternal)
 	bob.nothingQueued(t)
 	fail.Store(false)
-	ann.expect(t, &chat.Request{Kind: chat.TypeGroupMessage, Chatname: "c"}, chat.FrameError, chat.StatusNotFound)
+	ann.expect(t, &chat.Request{Kind: chat.TypeGroupMessage, Chatname: "c", Content: "x"}, chat.FrameError, chat.StatusNotFound)
 }
 
 // failingLog is a real log whose appends fail while fail is set.

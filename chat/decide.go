@@ -3,6 +3,7 @@ package chat
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/chateau/chateau/projection"
 )
@@ -16,6 +17,9 @@ func (q *sequencer) decide(s *Session, r *Request) {
 		return
 	case r.Err != nil:
 		q.fail(s, r, r.Err)
+		return
+	case isMessage(r.Kind) && strings.TrimSpace(r.Content) == "":
+		q.fail(s, r, Reasonf(ErrBadRequest, "content must not be empty or only whitespace"))
 		return
 	case len(r.MessageID) > 0 && isMessage(r.Kind):
 		if q.retried(s, r) {
