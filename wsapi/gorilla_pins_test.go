@@ -4,7 +4,7 @@ package wsapi
 // fails naming the assumption when a gorilla upgrade or a refactor breaks
 // it. These build their own upgrades, as Server.ServeHTTP does them, so
 // that they do not depend on the Server; readpump_pins_test.go has the
-// same on the Server.
+// same on the Server, and idle_pins_test.go the ones about memory.
 
 import (
 	"bytes"

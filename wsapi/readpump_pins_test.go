@@ -1,7 +1,7 @@
 package wsapi
 
-// The pins of gorilla_pins_test.go on the Server's own reader (readPump),
-// through the Server's exported API only.
+// The pins of gorilla_pins_test.go and idle_pins_test.go on the Server's
+// own reader (readPump), through the Server's exported API only.
 
 import (
 	"context"
@@ -127,4 +127,34 @@ func TestServer_ReadPump_FramesInOneWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServer_IdleMemory pins what the README's Performance section
+// measures with `chateau bench -idle`, on a Server in this process: an idle
+// registered connection's reader parks on a new goroutine's stack (2 KB)
+// however deep its last read went (readPump goes on in a new goroutine,
+// its own frame small: readMessages and what it calls are not inlined into
+// it), and the connection keeps no read buffer.
+func TestServer_IdleMemory(t *testing.T) {
+	if !inExactStacks(t) {
+		return
+	}
+	addr := startPinServer(t)
+	// Both ends of each connection count, and the Server's state of a
+	// registered user; a read buffer kept would add 4 KiB.
+	checkIdleCost(t, idleConns, 7<<10, func() {
+		clients := make([]net.Conn, idleConns)
+		for i := range clients {
+			clients[i] = handshake(t, addr)
+			register := pinFrame{0x81, fmt.Sprintf(`{"type":"RegisterRequest","username":"idle%d"}`, i)}
+			if _, err := clients[i].Write(register.bytes()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, c := range clients {
+			if a, err := readAnswer(c); err != nil || a.Type != "RegisterResponse" || a.Status != 200 {
+				t.Fatalf("client %d: %+v, %v; want RegisterResponse 200", i, a, err)
+			}
+		}
+	})
 }
