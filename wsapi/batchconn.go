@@ -130,8 +130,9 @@ const batchSize = 16 << 10
 // gorilla (v1.5.3) reads through the hijacked reader when the Upgrader's
 // ReadBufferSize is 0 and the reader is larger than 256 bytes; if it ever
 // read through a buffer of its own, idle could not see the bytes in it
-// and a request behind a pong would wait for more data:
-// TestServer_ControlFrames ("request and pong at once") would fail.
+// and a request behind another would wait for more data:
+// TestHijacker_ReadsThroughBR and TestServer_ReadPump_FramesInOneWrite pin
+// it.
 type hijacker struct {
 	http.ResponseWriter
 	pools *buffers
