@@ -152,8 +152,10 @@ func (q *sequencer) dropSlow(s *Session) {
 	s.user = ""
 }
 
+// login puts s online as name.
 func (q *sequencer) login(s *Session, name string) {
 	s.user = name
+	s.name.Store(&name)
 	q.online[name] = s
 }
 

@@ -1,5 +1,7 @@
 package chat
 
+import "sync/atomic"
+
 // Peer is a connection as the core sees it: where its frames go. The
 // sequencer calls Send, Flush and Close; a session's detached answer calls
 // Push from its own goroutine.
@@ -60,6 +62,8 @@ type Session struct {
 	addrKey string
 	// window holds a token for each request submitted and not yet answered.
 	window chan struct{}
+	// name is the username the session registered, for User.
+	name atomic.Pointer[string]
 
 	// Owned by the sequencer:
 	user     string // the registered username
@@ -82,6 +86,16 @@ func (s *Session) Submit(r *Request) {
 	s.core.checkPassword(s, r)
 	s.window <- struct{}{}
 	s.core.ops <- requestOp{s: s, r: r}
+}
+
+// User returns the username the session registered, or "" before it did;
+// a replaced or dropped session keeps the name, for its transport's logs.
+// It is safe to call from any goroutine.
+func (s *Session) User() string {
+	if name := s.name.Load(); name != nil {
+		return *name
+	}
+	return ""
 }
 
 // End says the connection's reader has stopped; it follows every Submit.

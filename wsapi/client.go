@@ -52,6 +52,14 @@ type client struct {
 	inBatch bool // frames sent in this batch, writer not yet woken
 }
 
+// who names c in log lines: its id, and its user once it registered.
+func (c *client) who() []any {
+	if user := c.session.User(); user != "" {
+		return []any{"conn", c.id, "user", user}
+	}
+	return []any{"conn", c.id}
+}
+
 // closeTooSlow closes a client that does not read its frames.
 const closeTooSlow = websocket.CloseTryAgainLater
 

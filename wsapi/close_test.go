@@ -141,7 +141,8 @@ func TestServer_Close_LengthTopBit(t *testing.T) {
 }
 
 // TestServer_CloseLog: the log names the close code that went on the
-// wire, and at debug the reason.
+// wire and the connection's user once it registered, and at debug the
+// reason.
 func TestServer_CloseLog(t *testing.T) {
 	l, _ := mustOpenLog(t)
 	logs := &logBuffer{changed: make(chan struct{}, 1)}
@@ -150,23 +151,28 @@ func TestServer_CloseLog(t *testing.T) {
 	})
 	tests := []struct {
 		name  string
+		user  string // registered first, and named in the lines
 		frame []byte
 		code  int
 		why   string
 	}{
-		{"bad opcode", clientFrame(0x3, nil), 1002, "bad opcode 3"},
-		{"length with the top bit", []byte{0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 1009, "frame too large"},
-		{"client's close", clientFrame(0x8, closePayload(1001, "")), 1001, "client closed"},
+		{"bad opcode", "", clientFrame(0x3, nil), 1002, "bad opcode 3"},
+		{"length with the top bit", "", []byte{0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 1009, "frame too large"},
+		{"client's close", "", clientFrame(0x8, closePayload(1001, "")), 1001, "client closed"},
+		{"registered", "ann", clientFrame(0x8, closePayload(1000, "")), 1000, `user=ann code=1000`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc := dialRaw(t, ts)
+			rc, who := dialRaw(t, ts), ""
+			if tt.user != "" {
+				rc, who = registerRaw(t, ts, tt.user), " user="+tt.user
+			}
 			rc.write(tt.frame)
 			rc.readClose()
 			rc.write(clientFrame(0x8, closePayload(1000, "")))
 			rc.awaitEOF()
 			opened := logs.await(t, `msg="connection opened" conn=(\d+) remote=`+regexp.QuoteMeta(rc.c.LocalAddr().String()))
-			logs.await(t, `msg="connection closed" conn=`+opened[1]+` code=`+strconv.Itoa(tt.code)+"\n")
+			logs.await(t, `msg="connection closed" conn=`+opened[1]+who+` code=`+strconv.Itoa(tt.code)+"\n")
 			logs.await(t, tt.why)
 		})
 	}

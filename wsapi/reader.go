@@ -114,20 +114,20 @@ func (s *Server) readFailed(c *client, err error) {
 		// The client's close frame: the close path answers it with the
 		// same code once the answers queued before it are sent.
 		c.clientCode = ce.Code
-		s.Logger.Debug("client closed", "conn", c.id, "code", ce.Code)
+		s.Logger.Debug("client closed", append(c.who(), "code", ce.Code)...)
 	case errors.Is(err, websocket.ErrReadLimit):
 		// gorilla has sent 1009, except for a length with the top bit set
 		// (it counts as negative): then the close path sends it.
-		s.Logger.Debug("frame too large", "conn", c.id, "max", s.MaxFrameBytes)
+		s.Logger.Debug("frame too large", append(c.who(), "max", s.MaxFrameBytes)...)
 		c.close(websocket.CloseMessageTooBig, "frame too large", false)
 		c.linger()
 	case errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, io.EOF):
 		// A deadline (keepalive, shutdown) or a broken connection.
-		s.Logger.Debug("read ended", "conn", c.id, "err", err)
+		s.Logger.Debug("read ended", append(c.who(), "err", err)...)
 	default:
 		// A protocol error: gorilla has sent 1002 with the reason (or,
 		// for errBadClose, the close path sends it).
-		s.Logger.Debug("protocol error", "conn", c.id, "err", err)
+		s.Logger.Debug("protocol error", append(c.who(), "err", err)...)
 		c.close(websocket.CloseProtocolError, chat.Truncate(strings.TrimPrefix(err.Error(), "websocket: "), maxCloseText), false)
 		c.linger()
 	}
@@ -172,7 +172,7 @@ func (s *Server) readFrame(c *client, kind int, data []byte) bool {
 	r.Received = received
 	if c.limiter != nil && !c.limiter.AllowN(s.Now(), 1) {
 		if c.refused++; c.refused > maxRefused {
-			s.Logger.Warn("connection closed: kept flooding", "conn", c.id, "refused", c.refused)
+			s.Logger.Warn("connection closed: kept flooding", append(c.who(), "refused", c.refused)...)
 			c.close(websocket.ClosePolicyViolation, "rate limit exceeded", true)
 			c.linger()
 			return false

@@ -113,9 +113,9 @@ func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 			}
 		}
 		_ = c.conn.Close()
-		s.Logger.Info("connection closed", "conn", c.id, "code", code)
+		s.Logger.Info("connection closed", append(c.who(), "code", code)...)
 		if c.closeText != "" {
-			s.Logger.Debug("close reason", "conn", c.id, "code", code, "reason", c.closeText)
+			s.Logger.Debug("close reason", append(c.who(), "code", code, "reason", c.closeText)...)
 		}
 		s.mu.Lock()
 		delete(s.clients, c)
