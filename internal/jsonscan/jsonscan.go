@@ -14,17 +14,21 @@ import (
 // deeper frames go to encoding/json, which allows more.
 const MaxDepth = 32
 
-// Scanner reads JSON from Data at I. Its methods return false, with I
-// anywhere, when the input is invalid or not for the fast path. The zero
-// value with Data set is ready; it is not safe for concurrent use.
+// Scanner reads JSON from Data at I. Its methods that report ok return
+// false, with I left anywhere, when the input is invalid or not for the
+// fast path. Only Space, End and Object consume whitespace before what
+// they read; the others expect their token at I. The zero value with Data
+// set is ready; it is not safe for concurrent use.
 type Scanner struct {
 	Data []byte
 	I    int
 }
 
-// integer reads an integer of at most 18 digits, negative only if not
-// unsigned, or null; any other number is left to encoding/json. A negative
-// n is in two's complement, for the caller to convert to int.
+// Integer consumes an integer of at most 18 digits (so that it cannot
+// overflow an int64), negative only if not unsigned, or null, which sets
+// null. Anything else gives false; so does any other number (longer, with
+// a fraction or an exponent), which is left to encoding/json. A negative n
+// is in two's complement, for the caller to convert to int.
 func (s *Scanner) Integer(unsigned bool) (n uint64, null, ok bool) {
 	if s.Literal("null") {
 		return 0, true, true
@@ -55,7 +59,7 @@ func (s *Scanner) Integer(unsigned bool) (n uint64, null, ok bool) {
 	return n, false, true
 }
 
-// space skips JSON whitespace.
+// Space consumes any JSON whitespace at I.
 func (s *Scanner) Space() {
 	for s.I < len(s.Data) {
 		switch s.Data[s.I] {
@@ -67,7 +71,7 @@ func (s *Scanner) Space() {
 	}
 }
 
-// eat consumes c if it is next.
+// Eat consumes the byte c if it is next and reports whether it was.
 func (s *Scanner) Eat(c byte) bool {
 	if s.I < len(s.Data) && s.Data[s.I] == c {
 		s.I++
@@ -76,14 +80,15 @@ func (s *Scanner) Eat(c byte) bool {
 	return false
 }
 
-// end reports whether only whitespace is left.
+// End consumes whitespace and reports whether that reached the end of Data.
 func (s *Scanner) End() bool {
 	s.Space()
 	return s.I == len(s.Data)
 }
 
-// literal consumes lit if it is next. A letter run on ("nullx") is left
-// for the caller to reject as a missing separator.
+// Literal consumes lit if it is next and reports whether it was. It does
+// not look past lit: of "nullx" it consumes "null" and leaves the x for the
+// caller to reject as a missing separator.
 func (s *Scanner) Literal(lit string) bool {
 	if len(s.Data)-s.I >= len(lit) && string(s.Data[s.I:s.I+len(lit)]) == lit {
 		s.I += len(lit)
@@ -92,8 +97,10 @@ func (s *Scanner) Literal(lit string) bool {
 	return false
 }
 
-// str consumes a string and returns what is between its quotes. plain
-// reports whether that is its value as is: no escapes, valid UTF-8.
+// Str consumes a string, whose opening quote must be next, and returns
+// what is between its quotes, a slice of Data. plain reports whether that
+// is the string's value as is: no escapes, valid UTF-8. ok is false for an
+// unterminated string, a control character or an invalid escape.
 func (s *Scanner) Str() (raw []byte, plain, ok bool) {
 	if !s.Eat('"') {
 		return nil, false, false
@@ -144,7 +151,7 @@ func (s *Scanner) Str() (raw []byte, plain, ok bool) {
 	}
 }
 
-// special flags the bytes among the eight of v (little-endian) that str
+// special flags the bytes among the eight of v (little-endian) that Str
 // must look at: control characters, quotes, backslashes and non-ASCII
 // bytes. Each flag is a byte's high bit. A byte above a flagged one may be
 // flagged wrongly, by a borrow; the lowest flagged byte is always the first
@@ -161,7 +168,8 @@ func special(v uint64) uint64 {
 	return (below | quote | backslash | v) & highs
 }
 
-// escape consumes one valid escape sequence, backslash included.
+// escape consumes one valid escape sequence, whose backslash is at I, and
+// reports whether it was valid.
 func (s *Scanner) escape() bool {
 	s.I++
 	if s.I >= len(s.Data) {
@@ -190,7 +198,9 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// number consumes a number as JSON's grammar has it and returns its text.
+// Number consumes a number as JSON's grammar has it and returns its text, a
+// slice of Data. It stops where the grammar does: of "01" it consumes "0"
+// and leaves the 1 for the caller to reject.
 func (s *Scanner) Number() ([]byte, bool) {
 	start := s.I
 	s.Eat('-')
@@ -224,7 +234,9 @@ func (s *Scanner) digits() bool {
 	return s.I > start
 }
 
-// skip consumes any valid value, nested at most MaxDepth deep.
+// Skip consumes one valid value of any kind. depth is how deeply that value
+// is nested: 0 for a member's value in Object. A value nested deeper than
+// MaxDepth gives false, for encoding/json to read.
 func (s *Scanner) Skip(depth int) bool {
 	if s.I >= len(s.Data) || depth > MaxDepth {
 		return false
@@ -284,7 +296,7 @@ func (s *Scanner) skipContainer(closing byte, depth int) bool {
 
 // Object reads a whole JSON object from Data at I, with nothing but
 // whitespace after it. For each member it calls value with the member's
-// key, the scanner at the member's value, which value must consume. Keys
+// key, with the scanner at the member's value, which value must consume. Keys
 // must be plain (no escapes: an escaped key could spell any name). It
 // reports false if Data is not such an object or value returns false.
 func (s *Scanner) Object(value func(key []byte) bool) bool {

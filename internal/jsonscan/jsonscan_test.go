@@ -9,7 +9,7 @@ import (
 
 // TestSpecial checks special's promise on every byte value at every
 // position, alone among plain bytes and behind any other byte: the lowest
-// flag is the first byte that str must look at, and there is none if none
+// flag is the first byte that Str must look at, and there is none if none
 // is.
 func TestSpecial(t *testing.T) {
 	isSpecial := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80 }
