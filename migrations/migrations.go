@@ -97,9 +97,10 @@ func Version(tx *bolt.Tx) (int, error) {
 	return int(u), nil
 }
 
-// Check reports whether the file is at exactly the latest version of list,
-// without modifying it. It returns the file's version, and ErrTooNew or
-// ErrForeign where they apply.
+// Check reads the file's version without modifying it and refuses a file
+// that this binary cannot use: ErrTooNew if the version is newer than the
+// latest of list, ErrForeign if Chateau did not write it. An older version
+// is no error: Run migrates it, and a read-only open refuses it itself.
 func Check(tx *bolt.Tx, list []Migration) (int, error) {
 	v, err := Version(tx)
 	if err != nil {
