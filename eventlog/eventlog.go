@@ -353,13 +353,6 @@ func (l *Log) Get(ids []ulid.ULID, fn func(rec Record) error) error {
 	})
 }
 
-// Last returns the id of the newest record, or the zero ULID.
-func (l *Log) Last() ulid.ULID {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
-	return l.last
-}
-
 // Check runs bbolt's consistency check over the whole file. It first reads
 // every key and value itself, turning damage into ErrCorrupt: bbolt's check
 // runs in a goroutine of its own, where a damaged page would crash the
