@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/sync/errgroup"
 )
 
 // Timeouts of the client side. None of them is reached on a healthy server.
@@ -208,35 +208,23 @@ wait:
 // returns the first error, after which, as after ctx ends, it starts no
 // more calls; it returns when the calls started have returned.
 func forEach(ctx context.Context, n, conc int, fn func(i int) error) error {
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	failed := make(chan struct{})
-	sem := make(chan struct{}, max(conc, 1))
-loop:
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(conc, 1))
 	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-failed:
-			break loop
-		case <-ctx.Done():
-			break loop
+		if gctx.Err() != nil {
+			break
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				once.Do(func() {
-					first = err
-					close(failed)
-				})
+		// Go waits for a free slot, during which an error or the end of
+		// ctx may come: then the slot's goroutine must not call fn.
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return nil
 			}
+			return fn(i)
 		})
 	}
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		return ctx.Err()
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return first
+	return ctx.Err()
 }
