@@ -220,6 +220,73 @@ func TestState_Receipt(t *testing.T) {
 	}
 }
 
+// TestRequestHash checks that RequestHash is 64-bit FNV-1a, with the
+// published test vectors, and the same for a string and its bytes. The
+// receipts are in memory only, but ApplyEncoded (bytes) and Receipt
+// (string) must agree.
+func TestRequestHash(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+	}{
+		{"", 0xcbf29ce484222325},
+		{"a", 0xaf63dc4c8601ec8c},
+		{"foobar", 0x85944171f73967e8},
+	}
+	for _, tt := range tests {
+		if got := projection.RequestHash(tt.in); got != tt.want {
+			t.Errorf("RequestHash(%q) = %#x, want %#x", tt.in, got, tt.want)
+		}
+		if got := projection.RequestHash([]byte(tt.in)); got != tt.want {
+			t.Errorf("RequestHash([]byte(%q)) = %#x, want %#x", tt.in, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkState_Receipt looks up a messageID that is new, as most are,
+// for a user with a full ring of receipts: what the server does for each
+// message that carries one.
+func BenchmarkState_Receipt(b *testing.B) {
+	s := projection.NewState()
+	if err := s.Apply(projection.Event{ID: idAt(1, 0), Actor: "bob", Payload: projection.UserRegistered{Username: "bob"}}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range projection.MaxReceipts {
+		e := projection.Event{ID: idAt(2+uint64(i), 0), Actor: "bob", RequestID: fmt.Sprintf(`"m%d"`, i),
+			Payload: projection.DirectMessageSent{Recipient: "carol"}}
+		if err := s.Apply(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := s.Receipt("bob", `"7f3c2a9e-4b1d-4c8e-9a2f-1e5d6c7b8a90"`); ok {
+			b.Fatal("found a receipt for a new messageID")
+		}
+	}
+}
+
+// BenchmarkRequestHash hashes a messageID as Receipt does (a string) and
+// as ApplyEncoded does (bytes of the stored event).
+func BenchmarkRequestHash(b *testing.B) {
+	const id = `"7f3c2a9e-4b1d-4c8e-9a2f-1e5d6c7b8a90"`
+	var sink uint64
+	b.Run("string", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink += projection.RequestHash(id)
+		}
+	})
+	bs := []byte(id)
+	b.Run("bytes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink += projection.RequestHash(bs)
+		}
+	})
+	_ = sink
+}
+
 // rebuildLog is the encoded form of a log of n events: users
 // registrations, then chats creations of 8 members, then group messages.
 type rebuildLog struct {
