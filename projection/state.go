@@ -2,6 +2,7 @@ package projection
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -107,14 +108,14 @@ func (r *receipts) find(hash uint64) (ulid.ULID, bool) {
 }
 
 // RequestHash is the hash under which a messageID is remembered: FNV-1a,
-// 64 bits.
+// 64 bits. The hashes are kept in memory only, rebuilt from the log.
 func RequestHash[T string | []byte](requestID T) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(requestID); i++ {
-		h ^= uint64(requestID[i])
-		h *= 1099511628211
-	}
-	return h
+	// The compiler inlines New64a and its methods and keeps the state on
+	// the stack, and converts a string without copying: no allocation per
+	// message (BenchmarkRequestHash).
+	h := fnv.New64a()
+	h.Write([]byte(requestID))
+	return h.Sum64()
 }
 
 // NewState returns the state of an empty log.
