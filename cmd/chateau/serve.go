@@ -37,95 +37,174 @@ type ServeCommand struct {
 // Run opens (creating and migrating) the data file, rebuilds the
 // projections, and serves /ws until ctx is done.
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	data := fs.String("data", "chateau.db", "data file (created if missing)")
-	addr := fs.String("addr", "localhost:8888", "address to listen on (the public listener)")
-	adminAddr := fs.String("admin-addr", "", "TCP address of the admin listener (metrics, backup); by default a unix socket beside the data file, -data plus .sock")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	requirePassword := fs.Bool("require-password", false, "refuse (401) registrations without a password")
-	rateLimit := fs.Float64("rate-limit", 20, "requests per second per connection; 0 turns the limit off")
-	rateBurst := fs.Int("rate-burst", 40, "requests a connection may send at once above -rate-limit")
-	maxConns := fs.Int("max-conns", 10000, "open connections; upgrades beyond get HTTP 503 (0: no limit)")
-	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed besides the server's own (* for any)")
-	maxFrame := fs.Int64("max-frame-bytes", wsapi.DefaultMaxFrameBytes, "largest WebSocket frame; larger ones close the connection with 1009")
-	maxContent := fs.Int("max-content-bytes", wsapi.DefaultMaxContentBytes, "largest message content; larger gets 413")
-	sendQueue := fs.Int("send-queue", wsapi.DefaultSendQueue, "frames queued per connection before a slow client is dropped (1013)")
-	noSync := fs.Bool("unsafe-no-fsync", false, "UNSAFE, for benchmarks only: do not fsync commits; a crash loses acknowledged messages")
-	if err := parseFlags(fs, args, c.Stdout); err != nil {
+	cfg, err := parseServeConfig(args, c.Stdout)
+	if err != nil {
 		return err
 	}
+	logger, err := newLogger(c.Stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	s, err := startServer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	return s.serveUntil(ctx)
+}
+
+// serveConfig is what serve's flags (or their environment variables) set.
+type serveConfig struct {
+	data, addr, adminAddr string
+	logLevel, logFormat   string
+	requirePassword       bool
+	rateLimit             float64
+	rateBurst, maxConns   int
+	origins               string
+	maxFrame              int64
+	maxContent, sendQueue int
+	noSync                bool
+}
+
+// parseServeConfig reads serve's flags from the environment and args, and
+// checks them. Every error but flag.ErrHelp is a usageError.
+func parseServeConfig(args []string, stdout io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.data, "data", "chateau.db", "data file (created if missing)")
+	fs.StringVar(&cfg.addr, "addr", "localhost:8888", "address to listen on (the public listener)")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "", "TCP address of the admin listener (metrics, backup); by default a unix socket beside the data file, -data plus .sock")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&cfg.requirePassword, "require-password", false, "refuse (401) registrations without a password")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 20, "requests per second per connection; 0 turns the limit off")
+	fs.IntVar(&cfg.rateBurst, "rate-burst", 40, "requests a connection may send at once above -rate-limit")
+	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "open connections; upgrades beyond get HTTP 503 (0: no limit)")
+	fs.StringVar(&cfg.origins, "allowed-origins", "", "comma-separated browser origins allowed besides the server's own (* for any)")
+	fs.Int64Var(&cfg.maxFrame, "max-frame-bytes", wsapi.DefaultMaxFrameBytes, "largest WebSocket frame; larger ones close the connection with 1009")
+	fs.IntVar(&cfg.maxContent, "max-content-bytes", wsapi.DefaultMaxContentBytes, "largest message content; larger gets 413")
+	fs.IntVar(&cfg.sendQueue, "send-queue", wsapi.DefaultSendQueue, "frames queued per connection before a slow client is dropped (1013)")
+	fs.BoolVar(&cfg.noSync, "unsafe-no-fsync", false, "UNSAFE, for benchmarks only: do not fsync commits; a crash loses acknowledged messages")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+// validate refuses limits that make no sense together. The log level and
+// format are checked by newLogger.
+func (cfg serveConfig) validate() error {
 	switch {
-	case *rateLimit < 0:
+	case cfg.rateLimit < 0:
 		return usagef("serve: -rate-limit must not be negative")
-	case *rateLimit > 0 && *rateBurst < 1:
+	case cfg.rateLimit > 0 && cfg.rateBurst < 1:
 		return usagef("serve: -rate-burst must be at least 1")
-	case *maxConns < 0:
+	case cfg.maxConns < 0:
 		return usagef("serve: -max-conns must not be negative")
-	case *maxFrame < 1024:
+	case cfg.maxFrame < 1024:
 		return usagef("serve: -max-frame-bytes must be at least 1024")
-	case *maxContent < 1 || int64(*maxContent) > *maxFrame:
+	case cfg.maxContent < 1 || int64(cfg.maxContent) > cfg.maxFrame:
 		return usagef("serve: -max-content-bytes must be between 1 and -max-frame-bytes")
-	case *sendQueue < 1:
+	case cfg.sendQueue < 1:
 		return usagef("serve: -send-queue must be at least 1")
 	}
-	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
-	if err != nil {
-		return err
-	}
+	return nil
+}
 
+// server is a running `chateau serve`: its two listeners, its data file
+// and the chat server on it. startServer makes one, serveUntil ends it.
+type server struct {
+	cfg         serveConfig
+	logger      *slog.Logger
+	reg         *prometheus.Registry
+	metrics     *wsapi.Metrics
+	coreMetrics *chat.Metrics
+	ready       atomic.Pointer[serving] // set once the replay is done
+
+	public    *httpServing
+	log       *eventlog.Log
+	admin     *httpServing
+	stopWatch func()
+	core      *chat.Core
+	ws        *wsapi.Server
+	wsDone    chan error // ws.Shutdown's result, sent by public's shutdown
+}
+
+// startServer listens on cfg.addr, then opens the data file and serves
+// it: see open. On error it stops what it started.
+func startServer(cfg serveConfig, logger *slog.Logger) (*server, error) {
 	// Listen first, so that /healthz answers during a long replay and
 	// /readyz tells when it is over; /ws refuses (503) until then.
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := wsapi.NewMetrics(reg)
-	coreMetrics := chat.NewMetrics(reg)
-	var ready atomic.Pointer[serving]
-	public := serveOn(ln, newMux(&ready))
+	s := &server{cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = wsapi.NewMetrics(s.reg)
+	s.coreMetrics = chat.NewMetrics(s.reg)
+	s.public = serveOn(ln, newMux(&s.ready))
+	if err := s.open(); err != nil {
+		s.public.stop(logger)
+		s.closeData()
+		return nil, err
+	}
+	return s, nil
+}
 
-	if *noSync {
-		logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
+// open opens (creating and migrating) the data file, starts the admin
+// listener and the watch on the file's path, replays the log and starts
+// the chat server, which /ws then reaches. On error, what it opened is in
+// s for closeData.
+func (s *server) open() error {
+	if s.cfg.noSync {
+		s.logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
 	}
-	if err := refuseOrphanedPath(*adminAddr, *data); err != nil {
-		public.stop(logger)
+	if err := refuseOrphanedPath(s.cfg.adminAddr, s.cfg.data); err != nil {
 		return err
 	}
-	l, applied, err := eventlog.Open(*data, eventlog.Options{UnsafeNoSync: *noSync})
+	l, applied, err := eventlog.Open(s.cfg.data, eventlog.Options{UnsafeNoSync: s.cfg.noSync})
 	if err != nil {
-		public.stop(logger)
 		return explainOpen(err)
 	}
-	defer l.Close()
+	s.log = l
 	for _, a := range applied {
-		logger.Info("applied migration", "version", a.Version, "name", a.Name)
+		s.logger.Info("applied migration", "version", a.Version, "name", a.Name)
 	}
-	adminLn, err := listenAdmin(*adminAddr, *data)
+	adminLn, err := listenAdmin(s.cfg.adminAddr, s.cfg.data)
 	if err != nil {
-		public.stop(logger)
 		return err
 	}
-	admin := serveOn(adminLn, newAdminMux(reg, &ready, l, logger))
-	defer admin.stop(logger)
-	stopWatch := watchDataFile(l, logger, time.Second)
-	defer stopWatch()
+	s.admin = serveOn(adminLn, newAdminMux(s.reg, &s.ready, l, s.logger))
+	s.stopWatch = watchDataFile(l, s.logger, time.Second)
 
-	state, err := replay(l, logger, coreMetrics)
+	state, err := replay(l, s.logger, s.coreMetrics)
 	if err != nil {
-		public.stop(logger)
-		return fmt.Errorf("%s: %w", *data, err)
+		return fmt.Errorf("%s: %w", s.cfg.data, err)
 	}
+	s.core, s.ws = newChatServer(s.cfg, l, state, s.logger, s.coreMetrics, s.metrics)
+	s.wsDone = make(chan error, 1)
+	s.public.RegisterOnShutdown(func() {
+		// http.Server.Shutdown does not know hijacked connections.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		s.wsDone <- s.ws.Shutdown(ctx)
+	})
+	s.ready.Store(&serving{ws: s.ws, log: l})
+	s.logger.Info("listening", "addr", s.public.ln.Addr().String(), "admin", s.admin.ln.Addr().String(), "data", s.cfg.data)
+	return nil
+}
 
+// newChatServer returns the chat server on l and its replayed state, with
+// cfg's limits, started: the chat core and the socket server in front of it.
+func newChatServer(cfg serveConfig, l *eventlog.Log, state *projection.State, logger *slog.Logger,
+	coreMetrics *chat.Metrics, metrics *wsapi.Metrics) (*chat.Core, *wsapi.Server) {
 	core := &chat.Core{
 		Log:             l,
 		State:           state,
 		Encode:          wsapi.Encode,
 		Logger:          logger,
 		Metrics:         coreMetrics,
-		RequirePassword: *requirePassword,
+		RequirePassword: cfg.requirePassword,
 		Now:             time.Now,
 	}
 	core.Start()
@@ -134,44 +213,59 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		Upgrader: websocket.Upgrader{
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
-			CheckOrigin:     wsapi.OriginPolicy(splitList(*origins)),
+			CheckOrigin:     wsapi.OriginPolicy(splitList(cfg.origins)),
 		},
 		Logger:          logger,
 		Metrics:         metrics,
-		MaxFrameBytes:   *maxFrame,
-		MaxContentBytes: *maxContent,
-		SendQueue:       *sendQueue,
-		MaxConns:        *maxConns,
-		RateLimit:       *rateLimit,
-		RateBurst:       *rateBurst,
+		MaxFrameBytes:   cfg.maxFrame,
+		MaxContentBytes: cfg.maxContent,
+		SendQueue:       cfg.sendQueue,
+		MaxConns:        cfg.maxConns,
+		RateLimit:       cfg.rateLimit,
+		RateBurst:       cfg.rateBurst,
 		Now:             time.Now,
 	}
 	ws.Start()
-	wsDone := make(chan error, 1)
-	public.RegisterOnShutdown(func() {
-		// http.Server.Shutdown does not know hijacked connections.
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		wsDone <- ws.Shutdown(ctx)
-	})
-	ready.Store(&serving{ws: ws, log: l})
-	logger.Info("listening", "addr", ln.Addr().String(), "admin", adminLn.Addr().String(), "data", *data)
+	return core, ws
+}
 
+// serveUntil serves until ctx is done, then shuts down: first the public
+// listener, and with it the socket server, which stores and answers what
+// it has received and closes every connection; then the chat core; then
+// the data file. If the public listener fails instead, it returns its
+// error.
+func (s *server) serveUntil(ctx context.Context) error {
+	defer s.closeData()
 	select {
-	case err := <-public.served:
-		_ = ws.Shutdown(context.Background())
-		core.Stop()
+	case err := <-s.public.served:
+		_ = s.ws.Shutdown(context.Background())
+		s.core.Stop()
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	public.stop(logger)
-	if err := <-wsDone; err != nil {
-		logger.Warn("websocket shutdown", "err", err)
+	s.logger.Info("shutting down")
+	s.public.stop(s.logger)
+	if err := <-s.wsDone; err != nil {
+		s.logger.Warn("websocket shutdown", "err", err)
 	}
-	core.Stop() // after every session has ended; the log closes last
-	logger.Info("stopped")
+	s.core.Stop() // after every session has ended; the log closes last
+	s.logger.Info("stopped")
 	return nil
+}
+
+// closeData stops what open started, as far as it got, the log last: the
+// watch on its path, the admin listener (whose /backup reads it), the log.
+// The chat core, which appends to it, must have stopped.
+func (s *server) closeData() {
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	if s.admin != nil {
+		s.admin.stop(s.logger)
+	}
+	if s.log != nil {
+		_ = s.log.Close()
+	}
 }
 
 // replay rebuilds the projections from the log, logging its progress.
@@ -199,11 +293,12 @@ func replay(l *eventlog.Log, logger *slog.Logger, metrics *chat.Metrics) (*proje
 // httpServing is an HTTP server serving one listener in a goroutine.
 type httpServing struct {
 	*http.Server
+	ln     net.Listener
 	served chan error // Serve's result
 }
 
 func serveOn(ln net.Listener, handler http.Handler) *httpServing {
-	s := &httpServing{Server: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, served: make(chan error, 1)}
+	s := &httpServing{Server: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln: ln, served: make(chan error, 1)}
 	go func() { s.served <- s.Serve(ln) }()
 	return s
 }

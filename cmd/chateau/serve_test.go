@@ -1,12 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/projection"
+	"github.com/gorilla/websocket"
+	"github.com/oklog/ulid/v2"
 )
 
 // TestServe_Usage pins serve's flags, which are a contract: their names,
@@ -58,5 +67,78 @@ func TestServe_BadFlags(t *testing.T) {
 				t.Errorf("the data file was created (stat: %v)", err)
 			}
 		})
+	}
+}
+
+// TestServe_InProcess starts a server in this process on a new data file
+// and a free port, registers a user over a WebSocket, and stops it by
+// ending its context: the connection is closed, the admin socket removed,
+// and the data file, closed, opens again with the registration in it.
+func TestServe_InProcess(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "chateau.db")
+	cfg, err := parseServeConfig([]string{"-data", data, "-addr", "127.0.0.1:0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	s, err := startServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- s.serveUntil(ctx) }()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+s.public.ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer ws.Close()
+	if m := call(t, ws, map[string]any{"type": "RegisterRequest", "username": "ann"}); m["type"] != "RegisterResponse" || m["status"] != float64(200) {
+		t.Fatalf("register: %v", m)
+	}
+
+	// Reading answers the server's close frame, which it waits for.
+	closed := make(chan error, 1)
+	go func() {
+		_ = ws.SetReadDeadline(time.Now().Add(e2eWait))
+		_, _, err := ws.ReadMessage()
+		closed <- err
+	}()
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serveUntil = %v", err)
+		}
+	case <-time.After(e2eWait):
+		t.Fatalf("the server did not stop within %v", e2eWait)
+	}
+	if err := <-closed; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("at shutdown the client read %v, want close 1001", err)
+	}
+	if n := logs.count("msg=stopped"); n != 1 {
+		t.Errorf("the log says stopped %d times, want once", n)
+	}
+	if _, err := os.Lstat(adminSocketPath(data)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("admin socket left behind (lstat: %v)", err)
+	}
+
+	l, _, err := eventlog.Open(data, eventlog.Options{LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("reopen the data file: %v", err)
+	}
+	defer l.Close()
+	var users []string
+	err = l.Scan(ulid.ULID{}, func(rec eventlog.Record) error {
+		e, err := projection.Decode(rec.ID, rec.Data)
+		if u, ok := e.Payload.(projection.UserRegistered); ok {
+			users = append(users, u.Username)
+		}
+		return err
+	})
+	if err != nil || len(users) != 1 || users[0] != "ann" {
+		t.Errorf("registrations in the file: %v (%v), want [ann]", users, err)
 	}
 }
