@@ -18,6 +18,17 @@ import (
 	"github.com/chateau/chateau/eventlog"
 )
 
+// backupTimeout bounds a whole backup through a server's admin listener,
+// so that a server that stopped answering cannot hold the command forever;
+// the copy runs at the speed of the local disks, so a file of many
+// gigabytes fits in it.
+const backupTimeout = 10 * time.Minute
+
+// maxErrorBody is how much of a refused backup's response body the error
+// quotes: enough for the server's one-line reason, and no flood of
+// whatever else may answer at that address.
+const maxErrorBody = 512
+
 // BackupCommand copies a data file consistently, through the admin
 // listener of the server running on it when there is one (bbolt locks the
 // file), else straight from it.
@@ -66,7 +77,7 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 // copy asks the server's admin listener for the copy; only if no server
 // listens there does it read the file itself.
 func (c *BackupCommand) copy(ctx context.Context, w io.Writer, adminAddr, data string) (int64, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
 	defer cancel()
 	client, url, where := adminClient(adminAddr, data)
 	n, err := fetchBackup(ctx, client, url+"/backup", w, where)
@@ -119,7 +130,7 @@ func fetchBackup(ctx context.Context, client *http.Client, url string, w io.Writ
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return 0, fmt.Errorf("server at %s: %s: %s", where, resp.Status, msg)
 	}
 	n, err := io.Copy(w, resp.Body)

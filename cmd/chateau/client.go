@@ -13,6 +13,15 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// Limits of the terminal client.
+const (
+	// clientDialTimeout bounds the connection and the WebSocket handshake.
+	clientDialTimeout = 10 * time.Second
+	// maxRequestLine is the longest line of stdin the client sends; it is
+	// above the largest frame a server accepts by default (64 KiB).
+	maxRequestLine = 1 << 20
+)
+
 // ClientCommand is a terminal client for scripts and debugging: JSON
 // requests from stdin, one per line; every frame the server sends on
 // stdout, one per line.
@@ -31,7 +40,7 @@ func (c *ClientCommand) Run(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
-	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	dialCtx, cancel := context.WithTimeout(ctx, clientDialTimeout)
 	defer cancel()
 	ws, _, err := websocket.DefaultDialer.DialContext(dialCtx, *url, nil)
 	if err != nil {
@@ -61,7 +70,7 @@ func (c *ClientCommand) Run(ctx context.Context, args []string) error {
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(c.Stdin)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc.Buffer(make([]byte, 64<<10), maxRequestLine)
 		for sc.Scan() {
 			select {
 			case lines <- append([]byte(nil), sc.Bytes()...):

@@ -23,9 +23,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// shutdownGrace bounds how long a stopping server waits for connections to
-// take their last answers before closing them outright.
-const shutdownGrace = 10 * time.Second
+// Timings of a running server.
+const (
+	// shutdownGrace bounds how long a stopping server waits for
+	// connections to take their last answers before closing them outright.
+	shutdownGrace = 10 * time.Second
+	// readHeaderTimeout bounds how long a client may take to send its
+	// request's headers, so that slow or silent clients cannot pile up
+	// connections that no handler has seen yet.
+	readHeaderTimeout = 10 * time.Second
+	// dataFileCheckEvery is how often the server checks that its data file
+	// is still at its path: the log and /readyz tell of a deleted or
+	// replaced file within it, for one look at the path a second.
+	dataFileCheckEvery = time.Second
+	// replayQuiet is how long a start-up replay goes on before it logs its
+	// progress, so that a short one logs only its result.
+	replayQuiet = 2 * time.Second
+)
+
+// wsWriteBufferSize is gorilla's write buffer, taken from a pool only while
+// a frame is being written. A server's WriteMessage sends one frame
+// whatever its size: gorilla copies the header and the first bytes into
+// this buffer and writes the rest straight from the message, and wsapi's
+// batchConn gathers both writes, and a batch's frames, into one system
+// call. So the size matters little: a larger frame costs one more
+// in-memory write, and 1 KiB holds a typical answer or delivery while
+// keeping the pooled buffers small.
+const wsWriteBufferSize = 1024
 
 // ServeCommand runs the chat server.
 type ServeCommand struct {
@@ -115,7 +139,7 @@ func (s *server) open() error {
 		return err
 	}
 	s.admin = serveOn(adminLn, newAdminMux(s.reg, &s.ready, l, s.logger))
-	s.stopWatch = watchDataFile(l, s.logger, time.Second)
+	s.stopWatch = watchDataFile(l, s.logger, dataFileCheckEvery)
 
 	state, err := replay(l, s.logger, s.coreMetrics)
 	if err != nil {
@@ -151,7 +175,7 @@ func newChatServer(cfg serveConfig, l *eventlog.Log, state *projection.State, lo
 	ws := &wsapi.Server{
 		Core: core,
 		Upgrader: websocket.Upgrader{
-			WriteBufferSize: 1024,
+			WriteBufferSize: wsWriteBufferSize,
 			WriteBufferPool: &sync.Pool{},
 			CheckOrigin:     wsapi.OriginPolicy(splitList(cfg.origins)),
 		},
@@ -216,7 +240,7 @@ func replay(l *eventlog.Log, logger *slog.Logger, metrics *chat.Metrics) (*proje
 	defer debug.SetGCPercent(gcPercent)
 	start := time.Now()
 	state, err := chat.Rebuild(l, func(n int) {
-		if time.Since(start) > 2*time.Second {
+		if time.Since(start) > replayQuiet {
 			logger.Info("replaying log", "events", n)
 		}
 	})
@@ -238,7 +262,7 @@ type httpServing struct {
 }
 
 func serveOn(ln net.Listener, handler http.Handler) *httpServing {
-	s := &httpServing{Server: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln: ln, served: make(chan error, 1)}
+	s := &httpServing{Server: &http.Server{Handler: handler, ReadHeaderTimeout: readHeaderTimeout}, ln: ln, served: make(chan error, 1)}
 	go func() { s.served <- s.Serve(ln) }()
 	return s
 }
