@@ -21,6 +21,15 @@ const (
 	boltMetaSize      = boltMetaChecksumN + 8
 )
 
+// The page sizes precheck looks for the meta pages at, which are pages 0
+// and 1. bbolt's pages have the size of the system's memory pages unless
+// its PageSize option says otherwise: 4 KiB on most machines, 16 or 64 KiB
+// on some arm64 and ppc64 ones.
+const (
+	minBoltPageSize = 1 << 10
+	maxBoltPageSize = 64 << 10
+)
+
 // precheck refuses a file that bbolt would map beyond its end: bbolt trusts
 // the meta page's high-water mark, so a truncated file makes it fault on
 // the first read instead of returning an error. A missing or empty file is
@@ -42,7 +51,7 @@ func precheck(path string) error {
 	if size == 0 {
 		return nil
 	}
-	buf := make([]byte, 128<<10)
+	buf := make([]byte, 2*maxBoltPageSize) // both meta pages at any size
 	n, err := io.ReadFull(f, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return err // the system's (a directory, an I/O error), not a short file
@@ -50,7 +59,7 @@ func precheck(path string) error {
 	buf = buf[:n]
 
 	var best *boltMeta
-	for pageSize := 1 << 10; pageSize <= 64<<10; pageSize <<= 1 {
+	for pageSize := minBoltPageSize; pageSize <= maxBoltPageSize; pageSize <<= 1 {
 		for _, off := range []int{0, pageSize} {
 			m, ok := readMeta(buf, off)
 			if ok && int(m.pageSize) == pageSize && (best == nil || m.txid > best.txid) {

@@ -60,11 +60,17 @@ func loadReadBuffer(conns int) int {
 // frame; a rare larger frame's buffer goes to the garbage collector.
 const maxKeptFrame = 64 << 10
 
+// dialWriteBuffer is each bench connection's write buffer, gorilla's
+// default. A client masks what it sends, so gorilla writes a message
+// through this buffer, one frame per buffer-full: 4 KiB holds a request
+// with the default 64-byte content, or one of a few KiB, in one frame.
+const dialWriteBuffer = 4096
+
 // newDialer returns the dialer of every bench connection, reading through
 // a buffer of readBuffer bytes: no proxy (the numbers are the server's,
 // not a proxy's) and a bounded handshake.
 func newDialer(readBuffer int) *websocket.Dialer {
-	return &websocket.Dialer{HandshakeTimeout: setupWait, ReadBufferSize: readBuffer, WriteBufferSize: 4096}
+	return &websocket.Dialer{HandshakeTimeout: setupWait, ReadBufferSize: readBuffer, WriteBufferSize: dialWriteBuffer}
 }
 
 // dialRegister opens a connection to url and registers name on it. It
