@@ -91,7 +91,7 @@ func (q *sequencer) register(s *Session, r *Request) {
 		q.fail(s, r, Reasonf(ErrConflict, "this connection is already registered as %q", s.user))
 		return
 	case !projection.ValidUsername(r.Username):
-		q.fail(s, r, Reasonf(ErrBadRequest, "username must be 1-%d characters of A-Z, a-z, 0-9, _ . -", projection.MaxUsernameLen))
+		q.fail(s, r, Reasonf(ErrBadRequest, "username must be 1-%d characters of A-Z, a-z, 0-9, _ . -", projection.MaxUsernameBytes))
 		return
 	case q.c.RequirePassword && r.Password == "":
 		q.fail(s, r, Reasonf(ErrUnauthorized, unauthorized))
@@ -251,7 +251,7 @@ func (q *sequencer) singleMessage(s *Session, r *Request) {
 
 // errBadChatname is the 400 of an invalid chat name.
 func errBadChatname() error {
-	return Reasonf(ErrBadRequest, "chatname must be 1-%d characters without control characters", projection.MaxChatnameLen)
+	return Reasonf(ErrBadRequest, "chatname must be 1-%d characters without control characters", projection.MaxChatnameRunes)
 }
 
 // errBadRecipient is the 400 of an invalid username given as a recipient.

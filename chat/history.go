@@ -80,7 +80,7 @@ func (c *Core) replay(user string, r *Request, upto ulid.ULID) job {
 			for i, l := range lists {
 				lists[i] = projection.Range(l, r.Since, upto)
 			}
-			ids = projection.Merge(lists) // a copy: safe after the lock
+			ids = projection.SortedConcat(lists) // a copy: safe after the lock
 		})
 		count, last := 0, ulid.ULID{}
 		for len(ids) > 0 {

@@ -46,10 +46,10 @@ func upperBound(ids []ulid.ULID, id ulid.ULID) int {
 
 func compareID(a, b ulid.ULID) int { return a.Compare(b) }
 
-// Merge returns the ids of all lists as one new list in log order: it
-// concatenates them and sorts the result, O(n log n) for n ids, rather than
-// merging the lists as sorted runs. The lists are left as they are.
-func Merge(lists [][]ulid.ULID) []ulid.ULID {
+// SortedConcat returns the ids of all lists as one new list in log order:
+// it concatenates them and sorts the result, O(n log n) for n ids, rather
+// than merging the lists as sorted runs. The lists are left as they are.
+func SortedConcat(lists [][]ulid.ULID) []ulid.ULID {
 	n := 0
 	for _, l := range lists {
 		n += len(l)

@@ -44,7 +44,7 @@ func TestPage(t *testing.T) {
 	}
 }
 
-func TestRange_Merge(t *testing.T) {
+func TestRange_SortedConcat(t *testing.T) {
 	a := []ulid.ULID{idAt(1, 0), idAt(3, 0), idAt(5, 0)}
 	b := []ulid.ULID{idAt(2, 0), idAt(4, 0), idAt(6, 0)}
 	if got := projection.Range(a, idAt(1, 0), idAt(5, 0)); !slices.Equal(got, a[1:]) {
@@ -53,9 +53,9 @@ func TestRange_Merge(t *testing.T) {
 	if got := projection.Range(a, ulid.ULID{}, idAt(4, 0)); !slices.Equal(got, a[:2]) {
 		t.Fatalf("Range from zero = %v", got)
 	}
-	merged := projection.Merge([][]ulid.ULID{projection.Range(a, idAt(1, 0), idAt(6, 0)), b})
+	merged := projection.SortedConcat([][]ulid.ULID{projection.Range(a, idAt(1, 0), idAt(6, 0)), b})
 	want := []ulid.ULID{idAt(2, 0), idAt(3, 0), idAt(4, 0), idAt(5, 0), idAt(6, 0)}
 	if !slices.Equal(merged, want) {
-		t.Fatalf("Merge = %v", merged)
+		t.Fatalf("SortedConcat = %v", merged)
 	}
 }

@@ -8,10 +8,10 @@ import (
 
 // Limits on names, fixed by the protocol.
 const (
-	// MaxUsernameLen is the longest username, in bytes (all ASCII).
-	MaxUsernameLen = 32
-	// MaxChatnameLen is the longest chat name, in characters.
-	MaxChatnameLen = 64
+	// MaxUsernameBytes is the longest username, in bytes (all ASCII).
+	MaxUsernameBytes = 32
+	// MaxChatnameRunes is the longest chat name, in characters.
+	MaxChatnameRunes = 64
 )
 
 // TimeFormat is how times appear on the wire and in `events dump`:
@@ -23,7 +23,7 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // ValidUsername reports whether s is 1-32 characters of A-Z a-z 0-9 _ . -.
 func ValidUsername(s string) bool {
-	if len(s) < 1 || len(s) > MaxUsernameLen {
+	if len(s) < 1 || len(s) > MaxUsernameBytes {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -40,7 +40,7 @@ func ValidUsername(s string) bool {
 // ValidChatname reports whether s is 1-64 characters of valid UTF-8 with no
 // control characters.
 func ValidChatname(s string) bool {
-	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxChatnameLen {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxChatnameRunes {
 		return false
 	}
 	for _, r := range s {

@@ -20,8 +20,8 @@ func TestValidUsername(t *testing.T) {
 		{".", true},
 		{"-", true},
 		{"..", true},
-		{strings.Repeat("a", projection.MaxUsernameLen), true},
-		{strings.Repeat("a", projection.MaxUsernameLen+1), false},
+		{strings.Repeat("a", projection.MaxUsernameBytes), true},
+		{strings.Repeat("a", projection.MaxUsernameBytes+1), false},
 		{"", false},
 		{" ", false},
 		{"alice smith", false},
@@ -56,11 +56,11 @@ func TestValidChatname(t *testing.T) {
 		{"café ☕ 咖啡", true},
 		{"👋", true},
 		{"#!$%&'()*+,-./:;<=>?@[]^_`{|}~", true},
-		{strings.Repeat("a", projection.MaxChatnameLen), true},
-		{strings.Repeat("é", projection.MaxChatnameLen), true}, // 128 bytes, 64 characters
-		{strings.Repeat("👋", projection.MaxChatnameLen), true}, // 256 bytes
-		{strings.Repeat("a", projection.MaxChatnameLen+1), false},
-		{strings.Repeat("é", projection.MaxChatnameLen+1), false},
+		{strings.Repeat("a", projection.MaxChatnameRunes), true},
+		{strings.Repeat("é", projection.MaxChatnameRunes), true}, // 128 bytes, 64 characters
+		{strings.Repeat("👋", projection.MaxChatnameRunes), true}, // 256 bytes
+		{strings.Repeat("a", projection.MaxChatnameRunes+1), false},
+		{strings.Repeat("é", projection.MaxChatnameRunes+1), false},
 		{"", false},
 		{"tab\there", false},
 		{"new\nline", false},
