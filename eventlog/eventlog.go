@@ -84,6 +84,7 @@ type Options struct {
 // bbolt write transaction that commits (with fsync) or rolls back as a whole,
 // and first checks that the path still names the open file (CheckPath).
 // Scan runs in its own read transaction and may run concurrently with Append.
+// Appended tells when the next Append has committed.
 // A Log must be closed with Close; after Close every method returns ErrClosed.
 type Log struct {
 	db   *bolt.DB
@@ -99,6 +100,10 @@ type Log struct {
 	appendMu sync.Mutex // serialises Append; guards last and entropy
 	last     ulid.ULID
 	entropy  io.Reader
+
+	appendedMu    sync.Mutex    // guards appended and appendedFinal
+	appended      chan struct{} // handed out by Appended; nil until asked for
+	appendedFinal bool          // the log is closed: appended stays closed
 }
 
 // Open opens the log at path. A read-write open creates the file if it is
@@ -250,6 +255,7 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 		return nil, fmt.Errorf("append %d events: %w", len(data), err)
 	}
 	l.last = last
+	l.wakeWaiters(false)
 	return ids, nil
 }
 
@@ -408,5 +414,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	return l.db.Close()
+	err := l.db.Close()
+	l.wakeWaiters(true)
+	return err
 }
