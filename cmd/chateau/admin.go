@@ -31,12 +31,13 @@ func adminSocketPath(data string) string { return data + ".sock" }
 const maxSocketPath = 103
 
 // newAdminMux routes the admin listener: the health checks as on the
-// public one, the metrics and the backup.
+// public one, the metrics, the backup and the log's records.
 func newAdminMux(reg *prometheus.Registry, ready *atomic.Pointer[serving], l *eventlog.Log, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	handleHealth(mux, ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /backup", backupHandler(l, logger))
+	mux.Handle("GET /events", eventsHandler(l, logger))
 	return mux
 }
 
