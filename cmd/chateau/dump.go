@@ -15,7 +15,8 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// DumpCommand prints the event log.
+// DumpCommand prints the event log: from the data file, or through the
+// admin listener of the server that holds it.
 type DumpCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -23,87 +24,144 @@ type DumpCommand struct {
 // errStopScan ends a scan early once --limit events were printed.
 var errStopScan = errors.New("limit reached")
 
-// Run parses args and prints the matching events in log order, one per line.
+// dumpOptions are the flags of `events dump`.
+type dumpOptions struct {
+	data, adminAddr string
+	typ, chat, user string
+	since           ulid.ULID
+	limit           int
+	format          string
+	follow          bool
+}
+
+// Run parses args and prints the matching events in log order, one per
+// line; with --follow then each new one as it is committed, until ctx ends.
 func (c *DumpCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("events dump", flag.ContinueOnError)
-	data := fs.String("data", "chateau.db", "data file")
-	typ := fs.String("type", "", "only events of this type ("+strings.Join(projection.Types(), ", ")+")")
-	chat := fs.String("chat", "", "only the chat's creation and its messages")
-	user := fs.String("user", "", "only events by or addressed to this user")
-	sinceText := fs.String("since", "", "only events after this id (a ULID)")
-	limit := fs.Int("limit", 0, "print at most this many events (0: all)")
-	format := fs.String("format", "json", "json (one object per line) or text")
-	if err := parseFlags(fs, args, c.Stdout); err != nil {
+	opt, err := parseDumpFlags(args, c.Stdout)
+	if err != nil {
 		return err
 	}
-	var since ulid.ULID
+	src, err := openRecords(ctx, opt.data, opt.adminAddr, opt.follow)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	d := &dumper{dumpOptions: opt, src: src, out: bufio.NewWriter(c.Stdout), members: make(map[string][]string)}
+	err = d.run(ctx)
+	if errors.Is(err, errServerStopped) {
+		fmt.Fprintf(c.Stderr, "chateau: events dump: the %s stopped; every event it stored is printed\n", src)
+		return nil
+	}
+	return err
+}
+
+func parseDumpFlags(args []string, stdout io.Writer) (dumpOptions, error) {
+	var opt dumpOptions
+	fs := flag.NewFlagSet("events dump", flag.ContinueOnError)
+	fs.StringVar(&opt.data, "data", "chateau.db", "data file; a server running on it is read through its admin socket, -data plus .sock")
+	fs.StringVar(&opt.adminAddr, "admin-addr", "", "TCP address of the server's admin listener, if it was started with -admin-addr")
+	fs.StringVar(&opt.typ, "type", "", "only events of this type ("+strings.Join(projection.Types(), ", ")+")")
+	fs.StringVar(&opt.chat, "chat", "", "only the chat's creation and its messages")
+	fs.StringVar(&opt.user, "user", "", "only events by or addressed to this user")
+	sinceText := fs.String("since", "", "only events after this id (a ULID)")
+	fs.IntVar(&opt.limit, "limit", 0, "print at most this many events (0: all)")
+	fs.StringVar(&opt.format, "format", "json", "json (one object per line) or text")
+	fs.BoolVar(&opt.follow, "follow", false, "after the history, print each new event as it is committed, until interrupted (needs a running server)")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return opt, err
+	}
 	if *sinceText != "" {
 		var err error
-		if since, err = ulid.ParseStrict(*sinceText); err != nil {
-			return usagef("events dump: -since %q is not a ULID: %v", *sinceText, err)
+		if opt.since, err = ulid.ParseStrict(*sinceText); err != nil {
+			return opt, usagef("events dump: -since %q is not a ULID: %v", *sinceText, err)
 		}
 	}
 	switch {
-	case *typ != "" && !slices.Contains(projection.Types(), *typ):
-		return usagef("events dump: -type %q is not one of %s", *typ, strings.Join(projection.Types(), ", "))
-	case *limit < 0:
-		return usagef("events dump: -limit must not be negative")
-	case *format != "json" && *format != "text":
-		return usagef("events dump: -format must be json or text")
+	case opt.typ != "" && !slices.Contains(projection.Types(), opt.typ):
+		return opt, usagef("events dump: -type %q is not one of %s", opt.typ, strings.Join(projection.Types(), ", "))
+	case opt.limit < 0:
+		return opt, usagef("events dump: -limit must not be negative")
+	case opt.format != "json" && opt.format != "text":
+		return opt, usagef("events dump: -format must be json or text")
 	}
+	return opt, nil
+}
 
-	l, _, err := eventlog.Open(*data, eventlog.Options{ReadOnly: true})
-	if err != nil {
-		return explainOpen(err)
-	}
-	defer l.Close()
-
-	out := bufio.NewWriter(c.Stdout)
+// dumper filters and prints the records of a source, whichever it is.
+type dumper struct {
+	dumpOptions
+	src recordSource
+	out *bufio.Writer
 	// Membership is needed to know which group messages address --user;
 	// it is read from the chats' creation, which precede their messages.
-	members := make(map[string][]string)
-	printed := 0
+	members map[string][]string
+	printed int
+}
+
+// run prints what matches. With --follow, ctx's end (Ctrl-C) is the
+// normal end.
+func (d *dumper) run(ctx context.Context) error {
 	// Without --user nothing before --since matters, so the scan starts there.
-	from := since
-	if *user != "" {
+	from := d.since
+	if d.user != "" {
 		from = ulid.ULID{}
 	}
-	err = l.Scan(from, func(rec eventlog.Record) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e, err := projection.Decode(rec.ID, rec.Data)
-		if err != nil {
-			return err
-		}
-		if p, ok := e.Payload.(projection.ChatCreated); ok && *user != "" {
-			members[p.Chat] = p.Members
-		}
-		switch {
-		case e.ID.Compare(since) <= 0,
-			*typ != "" && e.Payload.Type() != *typ,
-			*chat != "" && e.ChatName() != *chat,
-			*user != "" && !e.Involves(*user) && !slices.Contains(members[e.ChatName()], *user):
-			return nil
-		}
-		if *format == "text" {
-			fmt.Fprintln(out, e.Text())
-		} else {
-			b, err := e.MarshalJSON()
-			if err != nil {
-				return err
-			}
-			out.Write(b)
-			out.WriteByte('\n')
-		}
-		printed++
-		if *limit > 0 && printed >= *limit {
-			return errStopScan
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStopScan) {
-		return fmt.Errorf("%s: %w", *data, err)
+	var own error // an error of the dumper's, not of the source
+	err := d.src.scan(ctx, from, d.follow,
+		func(rec eventlog.Record) error { own = d.record(ctx, rec); return own },
+		func() error { own = d.out.Flush(); return own })
+	switch {
+	case err == nil, errors.Is(err, errStopScan), d.follow && ctx.Err() != nil:
+		err = nil
+	case errors.Is(err, errServerStopped):
+	case own == nil:
+		err = fmt.Errorf("%s: %w", d.src, err)
 	}
-	return out.Flush()
+	if flushErr := d.out.Flush(); err == nil {
+		err = flushErr
+	}
+	return err
+}
+
+// record prints rec if it matches; errStopScan once --limit are printed.
+func (d *dumper) record(ctx context.Context, rec eventlog.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e, err := projection.Decode(rec.ID, rec.Data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.src, err)
+	}
+	if p, ok := e.Payload.(projection.ChatCreated); ok && d.user != "" {
+		d.members[p.Chat] = p.Members
+	}
+	switch {
+	case e.ID.Compare(d.since) <= 0,
+		d.typ != "" && e.Payload.Type() != d.typ,
+		d.chat != "" && e.ChatName() != d.chat,
+		d.user != "" && !e.Involves(d.user) && !slices.Contains(d.members[e.ChatName()], d.user):
+		return nil
+	}
+	if err := d.print(e); err != nil {
+		return err
+	}
+	d.printed++
+	if d.limit > 0 && d.printed >= d.limit {
+		return errStopScan
+	}
+	return nil
+}
+
+// print writes e as a line of JSON or text. Neither shows a password hash.
+func (d *dumper) print(e projection.Event) error {
+	if d.format == "text" {
+		_, err := fmt.Fprintln(d.out, e.Text())
+		return err
+	}
+	b, err := e.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	d.out.Write(b)
+	return d.out.WriteByte('\n')
 }

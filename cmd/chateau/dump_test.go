@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,5 +164,18 @@ func TestDump_BadFlags(t *testing.T) {
 		if err == nil || !errorsAs(err, &ue) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: got %v, want a one-line usage error", args, err)
 		}
+	}
+}
+
+// TestDump_FollowStoppedServer: a data file no server holds cannot be
+// followed, and nothing is printed.
+func TestDump_FollowStoppedServer(t *testing.T) {
+	path, _ := mustWriteLog(t, sampleEvents()...)
+	out, _, err := runMain(t, "events", "dump", "-data", path, "-follow")
+	if err == nil || !strings.Contains(err.Error(), "-follow needs a running server") || out != "" {
+		t.Fatalf("got %v, printed %q", err, out)
+	}
+	if code := exitCode(err, io.Discard); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
 	}
 }
