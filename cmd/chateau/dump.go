@@ -94,8 +94,11 @@ type dumper struct {
 	out *bufio.Writer
 	// Membership is needed to know which group messages address --user;
 	// it is read from the chats' creation, which precede their messages.
-	members map[string][]string
-	printed int
+	members  map[string][]string
+	printed  int
+	chatSeen bool // an event of --chat was read
+	userSeen bool // --user's registration was read
+	checked  bool // the names were checked, at the end of the history
 }
 
 // run prints what matches. With --follow, ctx's end (Ctrl-C) is the
@@ -109,7 +112,7 @@ func (d *dumper) run(ctx context.Context) error {
 	var own error // an error of the dumper's, not of the source
 	err := d.src.scan(ctx, from, d.follow,
 		func(rec eventlog.Record) error { own = d.record(ctx, rec); return own },
-		func() error { own = d.out.Flush(); return own })
+		func() error { own = d.caughtUp(ctx); return own })
 	switch {
 	case err == nil, errors.Is(err, errStopScan), d.follow && ctx.Err() != nil:
 		err = nil
@@ -134,6 +137,12 @@ func (d *dumper) record(ctx context.Context, rec eventlog.Record) error {
 	}
 	if p, ok := e.Payload.(projection.ChatCreated); ok && d.user != "" {
 		d.members[p.Chat] = p.Members
+	}
+	if p, ok := e.Payload.(projection.UserRegistered); ok && p.Username == d.user {
+		d.userSeen = true
+	}
+	if d.chat != "" && e.ChatName() == d.chat {
+		d.chatSeen = true
 	}
 	switch {
 	case e.ID.Compare(d.since) <= 0,
@@ -164,4 +173,52 @@ func (d *dumper) print(e projection.Event) error {
 	}
 	d.out.Write(b)
 	return d.out.WriteByte('\n')
+}
+
+// caughtUp runs whenever every event committed so far was read: the first
+// time, at the end of the history, it checks that --chat and --user name
+// something; each time it flushes what was printed.
+func (d *dumper) caughtUp(ctx context.Context) error {
+	if !d.checked {
+		d.checked = true
+		if err := d.checkNames(ctx); err != nil {
+			return err
+		}
+	}
+	return d.out.Flush()
+}
+
+// checkNames returns an error if no user --user registered or no chat
+// --chat was created. A chat's events before --since were not read: then
+// it looks for the chat's creation there.
+func (d *dumper) checkNames(ctx context.Context) error {
+	if d.user != "" && !d.userSeen {
+		return fmt.Errorf("events dump: no user %q in the log", d.user)
+	}
+	if d.chat == "" || d.chatSeen {
+		return nil
+	}
+	if d.user == "" && d.since != (ulid.ULID{}) {
+		err := d.src.scan(ctx, ulid.ULID{}, false, func(rec eventlog.Record) error {
+			if rec.ID.Compare(d.since) > 0 {
+				return errStopScan
+			}
+			e, err := projection.Decode(rec.ID, rec.Data)
+			if err != nil {
+				return err
+			}
+			if p, ok := e.Payload.(projection.ChatCreated); ok && p.Chat == d.chat {
+				d.chatSeen = true
+				return errStopScan
+			}
+			return nil
+		}, func() error { return nil })
+		if err != nil && !errors.Is(err, errStopScan) {
+			return fmt.Errorf("%s: %w", d.src, err)
+		}
+	}
+	if !d.chatSeen {
+		return fmt.Errorf("events dump: no chat %q in the log", d.chat)
+	}
+	return nil
 }

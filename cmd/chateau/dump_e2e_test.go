@@ -164,6 +164,29 @@ func TestE2E_Dump_ThroughServer(t *testing.T) {
 	}
 }
 
+// TestE2E_Dump_UnknownNames: through a running server, a --chat or --user
+// that names nothing says so in one line and exits 1, --follow included.
+func TestE2E_Dump_UnknownNames(t *testing.T) {
+	c := startChatting(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-chat", "nope"}, `no chat "nope" in the log`},
+		{[]string{"-chat", "nope", "-since", c.ids[4]}, `no chat "nope" in the log`},
+		{[]string{"-user", "dave"}, `no user "dave" in the log`},
+		{[]string{"-chat", "nope", "-follow"}, `no chat "nope" in the log`},
+		{[]string{"-user", "dave", "-follow", "-format", "text"}, `no user "dave" in the log`},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+		out, stderr, err := runBinary(ctx, append([]string{"events", "dump", "-data", c.data}, tt.args...)...)
+		cancel()
+		if code := exitStatus(err); code != 1 || out != "" || !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d (%v), stdout %q, stderr %q; want 1 and one line with %q", tt.args, code, err, out, stderr, tt.want)
+		}
+	}
+}
+
 // follower is a running `events dump -follow`.
 type follower struct {
 	cmd    *exec.Cmd

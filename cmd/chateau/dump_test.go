@@ -77,7 +77,8 @@ func TestDump_Filters(t *testing.T) {
 		{"since", []string{"-since", ids[3].String()}, []int{4, 5}},
 		{"limit", []string{"-limit", "2"}, []int{0, 1}},
 		{"combined", []string{"-user", "ann", "-since", ids[0].String(), "-limit", "2"}, []int{3, 4}},
-		{"no match", []string{"-chat", "nope"}, nil},
+		{"no match", []string{"-chat", "team", "-type", "UserRegistered"}, nil},
+		{"chat before since", []string{"-chat", "team", "-since", ids[4].String()}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +165,44 @@ func TestDump_BadFlags(t *testing.T) {
 		if err == nil || !errorsAs(err, &ue) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: got %v, want a one-line usage error", args, err)
 		}
+	}
+}
+
+// TestDump_UnknownNames: a --chat or --user that names nothing in the log
+// is an error (exit 1, one line); one that names something but matches
+// nothing is not.
+func TestDump_UnknownNames(t *testing.T) {
+	path, ids := mustWriteLog(t, sampleEvents()...)
+	tests := []struct {
+		name string
+		args []string
+		want string // in the error; "" for none
+	}{
+		{"chat", []string{"-chat", "nope"}, `no chat "nope" in the log`},
+		{"chat after since", []string{"-chat", "nope", "-since", ids[2].String()}, `no chat "nope" in the log`},
+		{"user", []string{"-user", "dave"}, `no user "dave" in the log`},
+		{"user and chat", []string{"-user", "dave", "-chat", "team"}, `no user "dave" in the log`},
+		{"chat of user", []string{"-user", "carl", "-chat", "nope"}, `no chat "nope" in the log`},
+		{"both known", []string{"-user", "carl", "-chat", "team"}, ""},
+		{"chat created before since", []string{"-chat", "team", "-since", ids[5].String()}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := runMain(t, append([]string{"events", "dump", "-data", path}, tt.args...)...)
+			if out != "" {
+				t.Errorf("printed %q", out)
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var stderr bytes.Buffer
+			if code := exitCode(err, &stderr); code != 1 || !strings.Contains(stderr.String(), tt.want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q; want 1 and one line with %q", code, stderr.String(), tt.want)
+			}
+		})
 	}
 }
 
