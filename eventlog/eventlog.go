@@ -406,6 +406,9 @@ func (l *Log) Backup(w io.Writer, size func(int64)) (int64, error) {
 	return n, err
 }
 
+// Path returns the path the log was opened at.
+func (l *Log) Path() string { return l.path }
+
 // Close waits for running operations and closes the file.
 func (l *Log) Close() error {
 	l.closeMu.Lock()

@@ -144,16 +144,48 @@ func fetchBackup(ctx context.Context, client *http.Client, url string, w io.Writ
 // It holds every password hash, so it is routed on the admin listener
 // only, whose access the socket's mode or the operator's choice of
 // address controls.
+//
+// The copy is written to a temporary file beside the data file first, in
+// one read transaction at the disk's speed, and then sent: a read
+// transaction held while a slow client downloads would block every commit
+// that must grow the file (bbolt cannot remap it meanwhile), and the
+// server's shutdown with it.
 func backupHandler(l *eventlog.Log, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		staged, size, err := stageBackup(l)
+		if err != nil {
+			logger.Error("backup failed", "err", err)
+			http.Error(w, "backup failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer os.Remove(staged.Name())
+		defer staged.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
-		n, err := l.Backup(w, func(size int64) {
-			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-		})
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		n, err := io.Copy(w, staged)
 		if err != nil {
 			logger.Error("backup failed", "bytes", n, "err", err)
 			return
 		}
 		logger.Info("backup served", "bytes", n)
 	})
+}
+
+// stageBackup copies l into a new temporary file beside it, rewound to
+// its start; the caller closes and removes it.
+func stageBackup(l *eventlog.Log) (*os.File, int64, error) {
+	f, err := os.CreateTemp(filepath.Dir(l.Path()), "."+filepath.Base(l.Path())+".backup-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	size, err := l.Backup(f, nil)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, err
+	}
+	return f, size, nil
 }

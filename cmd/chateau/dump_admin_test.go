@@ -169,6 +169,12 @@ func TestEventsHandler_Follow(t *testing.T) {
 // never reads the answer, with a small receive buffer. The test closes
 // the connection when it ends.
 func dialStalled(t *testing.T, network, addr string) net.Conn {
+	return dialStalledPath(t, network, addr, "/events?follow=1")
+}
+
+// dialStalledPath asks the listener at addr for GET path and never reads
+// the answer, with a small receive buffer.
+func dialStalledPath(t *testing.T, network, addr, path string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial(network, addr)
 	if err != nil {
@@ -176,22 +182,41 @@ func dialStalled(t *testing.T, network, addr string) net.Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.(interface{ SetReadBuffer(int) error }).SetReadBuffer(4096)
-	if _, err := io.WriteString(conn, "GET /events?follow=1 HTTP/1.1\r\nHost: chateau-admin\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: chateau-admin\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	return conn
 }
 
-// TestEventsHandler_StalledClient: a follower that never reads holds no
-// read transaction while the handler waits to write to it, so appends go
-// on and the log closes; then the handler ends once the client is gone.
-func TestEventsHandler_StalledClient(t *testing.T) {
+// TestBackupHandler_StalledClient: a backup client that never reads holds
+// no read transaction (the copy is staged in a file first), so appends
+// that grow the file go on and the log closes.
+func TestBackupHandler_StalledClient(t *testing.T) {
 	l := mustOpenEventLog(t)
-	hs := startEventsServer(t, l)
-	conn := dialStalled(t, "tcp", hs.Listener.Addr().String())
-	// Far more than the sockets buffer: the handler ends up blocked in
-	// Write. Each append must still return.
 	record := bytes.Repeat([]byte("x"), 8<<10)
+	for range 2000 { // a copy of 16 MiB, far more than the sockets buffer
+		mustAppend(t, l, record)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /backup", backupHandler(l, slog.New(slog.DiscardHandler)))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	conn := dialStalledPath(t, "tcp", hs.Listener.Addr().String(), "/backup")
+	// The response's first bytes: the copy is staged and being sent.
+	buf := make([]byte, 1)
+	_ = conn.SetReadDeadline(time.Now().Add(e2eWait))
+	if _, err := conn.Read(buf); err != nil {
+		t.Fatalf("no backup started: %v", err)
+	}
+	// 16 MiB more: the file grows past its map, and bbolt remaps it.
+	appendThenClose(t, l, record, "a backup client that does not read")
+	conn.Close() // the handler's Write fails, so that hs.Close returns
+}
+
+// appendThenClose appends record 2,000 times and then closes l, failing
+// the test if either waits (beside what, a client that does not read).
+func appendThenClose(t *testing.T, l *eventlog.Log, record []byte, beside string) {
+	t.Helper()
 	appended := make(chan error, 1)
 	go func() {
 		for range 2000 {
@@ -208,7 +233,7 @@ func TestEventsHandler_StalledClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(4 * e2eWait):
-		t.Fatalf("2000 appends did not finish within %v beside a follower that does not read", 4*e2eWait)
+		t.Fatalf("2000 appends did not finish within %v beside %s", 4*e2eWait, beside)
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
@@ -218,7 +243,20 @@ func TestEventsHandler_StalledClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(e2eWait):
-		t.Fatal("Close waits: the stalled follower holds a read transaction")
+		t.Fatalf("Close waits: %s holds a read transaction", beside)
 	}
+}
+
+// TestEventsHandler_StalledClient: a follower that never reads holds no
+// read transaction while the handler waits to write to it, so appends go
+// on and the log closes; then the handler ends once the client is gone.
+func TestEventsHandler_StalledClient(t *testing.T) {
+	l := mustOpenEventLog(t)
+	hs := startEventsServer(t, l)
+	conn := dialStalled(t, "tcp", hs.Listener.Addr().String())
+	// Far more than the sockets buffer: the handler ends up blocked in
+	// Write. Each append must still return.
+	record := bytes.Repeat([]byte("x"), 8<<10)
+	appendThenClose(t, l, record, "a follower that does not read")
 	conn.Close() // the handler's Write fails, so that hs.Close returns
 }
