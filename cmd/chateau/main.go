@@ -25,7 +25,7 @@ Usage:
   chateau backup [flags]       copy a data file, through a running server if any
   chateau client [flags]       send JSON requests from stdin, print every frame
   chateau bench [flags]        drive load at a running server and report
-  chateau version              print the version
+  chateau version              print the version (also --version)
 
 Run "chateau COMMAND -h" for a command's flags.
 `
@@ -92,7 +92,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&ClientCommand{Stdin: m.Stdin, Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "bench":
 		return (&BenchCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
-	case "version":
+	case "version", "--version", "-version":
 		fmt.Fprintf(m.Stdout, "chateau %s\n", Version)
 		return nil
 	case "help", "-h", "--help":

@@ -133,9 +133,11 @@ func TestMain_Usage(t *testing.T) {
 			t.Errorf("%v: got %v, want a usage error", args, err)
 		}
 	}
-	out, _, err := runMain(t, "version")
-	if err != nil || !strings.HasPrefix(out, "chateau ") {
-		t.Fatalf("version: %q, %v", out, err)
+	for _, arg := range []string{"version", "--version", "-version"} {
+		out, _, err := runMain(t, arg)
+		if err != nil || out != "chateau "+Version+"\n" {
+			t.Errorf("%s: %q, %v; want %q", arg, out, err, "chateau "+Version+"\n")
+		}
 	}
 }
 
