@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,7 +40,8 @@ type BackupCommand struct {
 // Run parses args and writes the copy to --out.
 func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	out := fs.String("out", "", "file to write the copy to (required; replaced atomically)")
+	out := fs.String("out", "", "file to write the copy to (required; must not exist, unless -force)")
+	force := fs.Bool("force", false, "replace -out if it exists (atomically: it stays whole until the copy is)")
 	data := fs.String("data", "chateau.db", "data file; a server running on it is reached on its admin socket, -data plus .sock")
 	adminAddr := fs.String("admin-addr", "", "TCP address of the server's admin listener, if it was started with -admin-addr")
 	if err := parseFlags(fs, args, c.Stdout); err != nil {
@@ -47,6 +49,11 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *out == "" {
 		return usagef("backup: -out is required")
+	}
+	// Refuse before copying, so that a typo costs no wait for a copy of a
+	// large log; place checks again when the copy is done.
+	if _, err := os.Lstat(*out); err == nil && !*force {
+		return outExists(*out)
 	}
 	// Write next to the target and rename, so that a failed copy never
 	// leaves a half-written file under the name.
@@ -67,11 +74,37 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
+	if err := place(tmp.Name(), *out, *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "wrote %d bytes to %s (%s)\n", n, *out, via)
 	return nil
+}
+
+// outExists is the error for an -out that names an existing file.
+func outExists(out string) error {
+	return fmt.Errorf("backup: %s exists; give -force to replace it", out)
+}
+
+// place gives the finished copy tmp the name out. With force it renames,
+// replacing what is there. Without, it links, which fails rather than
+// replace a file that appeared at out during the copy; where the file
+// system has no hard links, it checks and renames.
+func place(tmp, out string, force bool) error {
+	if force {
+		return os.Rename(tmp, out)
+	}
+	err := os.Link(tmp, out)
+	if errors.Is(err, fs.ErrExist) {
+		return outExists(out)
+	}
+	if err == nil {
+		return nil
+	}
+	if _, statErr := os.Lstat(out); statErr == nil {
+		return outExists(out)
+	}
+	return os.Rename(tmp, out)
 }
 
 // copy asks the server's admin listener for the copy; only if no server
