@@ -31,6 +31,15 @@ var (
 	// no permission, an I/O error) are never ErrCorrupt: Open returns them
 	// with their cause, for errors.Is.
 	ErrCorrupt = errors.New("data file is corrupt or not a bbolt database")
+	// ErrEmpty means the path names a regular file of 0 bytes. bbolt
+	// would silently make it a new database on a read-write open, and
+	// fail to write to it on a read-only one. An empty file holds no log
+	// (bbolt's first write makes a new one 4 pages long): it is a copy or
+	// restore that failed, a slip of the operator, or at most a first
+	// start killed before that write, when nothing was stored yet. Since
+	// a new log there would hide the first two, it is refused; removing
+	// the file starts a new log.
+	ErrEmpty = errors.New("data file is empty (0 bytes), not a Chateau data file")
 	// ErrNotExist means a read-only open found no file.
 	ErrNotExist = errors.New("data file does not exist")
 	// ErrNeedsMigration means a read-only open found an older layout.

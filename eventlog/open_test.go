@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,21 +116,29 @@ func TestOpen_ReadOnly(t *testing.T) {
 			t.Error("read-only open changed the file")
 		}
 	})
+}
 
-	t.Run("empty file", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "empty.db")
-		if err := os.WriteFile(path, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		l, _, err := eventlog.Open(path, eventlog.Options{ReadOnly: true})
-		if err == nil {
-			l.Close()
-			t.Error("read-only Open of an empty file succeeded, want an error")
-		}
-		if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
-			t.Errorf("read-only open wrote to an empty file (stat: %v, %v)", fi, err)
-		}
-	})
+// TestOpen_EmptyFile: a file of 0 bytes is refused as that, read-write
+// (where bbolt would make it a new log) and read-only, and left as it is.
+func TestOpen_EmptyFile(t *testing.T) {
+	for _, readOnly := range []bool{true, false} {
+		t.Run(fmt.Sprintf("read-only=%v", readOnly), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "empty.db")
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, _, err := eventlog.Open(path, eventlog.Options{ReadOnly: readOnly})
+			if err == nil {
+				l.Close()
+			}
+			if !errors.Is(err, eventlog.ErrEmpty) || errors.Is(err, eventlog.ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Errorf("Open of an empty file = %v, want ErrEmpty naming the path", err)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+				t.Errorf("Open wrote to an empty file (stat: %v, %v)", fi, err)
+			}
+		})
+	}
 }
 
 func TestOpen_Migrations(t *testing.T) {

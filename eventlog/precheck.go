@@ -32,8 +32,9 @@ const (
 
 // precheck refuses a file that bbolt would map beyond its end: bbolt trusts
 // the meta page's high-water mark, so a truncated file makes it fault on
-// the first read instead of returning an error. A missing or empty file is
-// fine: bbolt creates it.
+// the first read instead of returning an error. A missing file is fine:
+// bbolt creates it. An empty regular file is ErrEmpty; anything else of
+// size 0 (a device such as /dev/full) is left to bbolt and the system.
 func precheck(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -48,6 +49,9 @@ func precheck(path string) error {
 		return err
 	}
 	size := info.Size()
+	if size == 0 && info.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s; remove it to start a new log, or restore a backup", ErrEmpty, path)
+	}
 	if size == 0 {
 		return nil
 	}

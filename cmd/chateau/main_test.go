@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -91,6 +93,61 @@ func TestBadDataFiles(t *testing.T) {
 				}
 				if fileSum(t, f.path) != before {
 					t.Error("the file was modified")
+				}
+			})
+		}
+	}
+}
+
+// TestDataFile_EmptyOrDirectory: an empty file or a directory given as
+// -data is called what it is, by every command that opens it: one line,
+// exit 1, nothing called corrupt, no new log made in its place, nothing
+// written.
+func TestDataFile_EmptyOrDirectory(t *testing.T) {
+	files := []struct {
+		name string
+		make func(t *testing.T, path string)
+		want string
+	}{
+		{"empty", mustWriteFile(""), "data file is empty (0 bytes), not a Chateau data file: %s; remove it to start a new log, or restore a backup"},
+		{"directory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "read %s: is a directory"},
+	}
+	commands := [][]string{{"migrate"}, {"events", "dump"}, {"serve", "-addr", "127.0.0.1:0"}, {"backup"}}
+	for _, f := range files {
+		for _, cmd := range commands {
+			t.Run(f.name+"/"+strings.Join(cmd, " "), func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "chateau.db")
+				f.make(t, path)
+				args := append([]string{}, cmd...)
+				if cmd[0] == "backup" {
+					args = []string{"backup", "-out", filepath.Join(dir, "copy.db")}
+				}
+				// serve would run until ctx ends on a file it accepts.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				err := (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(ctx, append(args, "-data", path))
+				if want := fmt.Sprintf(f.want, path); err == nil || oneLine(err) != err.Error() || !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %v; want one line with %q", err, want)
+				}
+				if strings.Contains(err.Error(), "corrupt") {
+					t.Errorf("error %q calls it corrupt", err)
+				}
+				if code := exitCode(err, io.Discard); code != 1 {
+					t.Errorf("exit code %d, want 1", code)
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+					t.Errorf("the data file's directory holds %d entries, want only the data file", len(entries))
+				}
+				if entries, _ := os.ReadDir(path); len(entries) != 0 {
+					t.Errorf("the directory given as -data holds %d entries, want none", len(entries))
+				}
+				if info, err := os.Stat(path); err != nil || info.Size() != 0 && info.Mode().IsRegular() {
+					t.Errorf("the data file was written (stat %v)", err)
 				}
 			})
 		}
