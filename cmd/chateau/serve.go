@@ -36,9 +36,10 @@ const (
 	// is still at its path: the log and /readyz tell of a deleted or
 	// replaced file within it, for one look at the path a second.
 	dataFileCheckEvery = time.Second
-	// replayQuiet is how long a start-up replay goes on before it logs its
-	// progress, so that a short one logs only its result.
-	replayQuiet = 2 * time.Second
+	// replayLogEvery is how often a start-up replay logs how far it has
+	// got, so that a long one is not a silent wait; one shorter than it
+	// logs only its result.
+	replayLogEvery = time.Second
 )
 
 // wsWriteBufferSize is gorilla's write buffer, taken from a pool only while
@@ -141,7 +142,7 @@ func (s *server) open() error {
 	s.admin = serveOn(adminLn, newAdminMux(s.reg, &s.ready, l, s.logger))
 	s.stopWatch = watchDataFile(l, s.logger, dataFileCheckEvery)
 
-	state, err := replay(l, s.logger, s.coreMetrics)
+	state, err := replay(l, s.logger, s.coreMetrics, time.Now)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.cfg.data, err)
 	}
@@ -232,22 +233,27 @@ func (s *server) closeData() {
 	}
 }
 
-// replay rebuilds the projections from the log, logging its progress.
-func replay(l *eventlog.Log, logger *slog.Logger, metrics *chat.Metrics) (*projection.State, error) {
+// replay rebuilds the projections from the log, logging how many events
+// it has applied about once every replayLogEvery of now.
+func replay(l *eventlog.Log, logger *slog.Logger, metrics *chat.Metrics, now func() time.Time) (*projection.State, error) {
 	// The replay allocates much and keeps most of it: collecting less often
 	// meanwhile saves a good part of its time.
 	gcPercent := debug.SetGCPercent(400)
 	defer debug.SetGCPercent(gcPercent)
-	start := time.Now()
+	start := now()
+	logged := start
+	// Rebuild reports every 100,000 events, a few tens of milliseconds of
+	// replay here: the clock is read that often, never per event.
 	state, err := chat.Rebuild(l, func(n int) {
-		if time.Since(start) > replayQuiet {
-			logger.Info("replaying log", "events", n)
+		if t := now(); t.Sub(logged) >= replayLogEvery {
+			logged = t
+			logger.Info("replaying log", "events", n, "elapsed", t.Sub(start).Round(time.Millisecond))
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	took := time.Since(start)
+	took := now().Sub(start)
 	metrics.ReplaySeconds.Set(took.Seconds())
 	users, chats, events := state.Counts()
 	logger.Info("projections rebuilt", "events", events, "users", users, "chats", chats, "took", took.Round(time.Millisecond))

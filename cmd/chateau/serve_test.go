@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/projection"
 	"github.com/gorilla/websocket"
@@ -140,5 +143,51 @@ func TestServe_InProcess(t *testing.T) {
 	})
 	if err != nil || len(users) != 1 || users[0] != "ann" {
 		t.Errorf("registrations in the file: %v (%v), want [ann]", users, err)
+	}
+}
+
+// TestReplay_LogsEverySecond replays 300,000 events with a clock that
+// advances by a step each time it is read: the replay reads it at the
+// start, at each 100,000 events and at the end, and logs how far it has got
+// once a second of that clock has passed since its start or its last line.
+func TestReplay_LogsEverySecond(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "chateau.db")
+	writeMillion(t, data, 10, 1, 300_000)
+	l, _, err := eventlog.Open(data, eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tests := []struct {
+		step time.Duration
+		want []string // events and elapsed time of each progress line
+	}{
+		{time.Second, []string{"100000 at 1s", "200000 at 2s", "300000 at 3s"}},
+		{600 * time.Millisecond, []string{"200000 at 1.2s"}},
+		{300 * time.Millisecond, nil},
+	}
+	progress := regexp.MustCompile(`msg="replaying log" events=(\d+) elapsed=(\S+)`)
+	for _, tt := range tests {
+		t.Run(tt.step.String(), func(t *testing.T) {
+			var clock time.Time
+			now := func() time.Time {
+				clock = clock.Add(tt.step)
+				return clock
+			}
+			var logs strings.Builder
+			if _, err := replay(l, slog.New(slog.NewTextHandler(&logs, nil)), chat.NewMetrics(nil), now); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range progress.FindAllStringSubmatch(logs.String(), -1) {
+				got = append(got, m[1]+" at "+m[2])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("progress lines %q, want %q\n%s", got, tt.want, logs.String())
+			}
+			if !strings.Contains(logs.String(), `msg="projections rebuilt" events=300000`) {
+				t.Errorf("no result line:\n%s", logs.String())
+			}
+		})
 	}
 }
