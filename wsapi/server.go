@@ -70,6 +70,11 @@ type Server struct {
 	// pongs included) before it is closed; a ping goes out every half of
 	// it, which leaves a client two chances to answer one in time.
 	PongWait time.Duration
+	// ClientAddr returns the address a connection's log lines name as its
+	// client (remote=); nil means r.RemoteAddr. Behind a reverse proxy it
+	// may read the client from X-Forwarded-For; it is for the logs only:
+	// the login throttle counts r.RemoteAddr.
+	ClientAddr func(r *http.Request) string
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
 	// Metrics receive the server's counts; nil means unregistered ones.
@@ -131,7 +136,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := s.conns.Add(1); s.MaxConns > 0 && n > int64(s.MaxConns) {
 		s.conns.Add(-1)
 		s.mu.Unlock()
-		s.Logger.Warn("connection refused: too many connections", "remote", r.RemoteAddr, "max", s.MaxConns)
+		s.Logger.Warn("connection refused: too many connections", append(s.remoteAttrs(r), "max", s.MaxConns)...)
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
@@ -143,7 +148,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The upgrader has already answered with an HTTP error.
 		s.conns.Add(-1)
 		s.pumps.Add(-2)
-		s.Logger.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		s.Logger.Debug("upgrade failed", append(s.remoteAttrs(r), "err", err)...)
 		return
 	}
 	c := &client{
@@ -168,9 +173,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	s.Metrics.Connections.Inc()
-	s.Logger.Info("connection opened", "conn", c.id, "remote", r.RemoteAddr)
+	s.Logger.Info("connection opened", append([]any{"conn", c.id}, s.remoteAttrs(r)...)...)
 	c.ping = time.AfterFunc(s.pingPeriod, c.sendPing)
 	go s.readPump(c)
+}
+
+// remoteAttrs are the log attributes that name r's client: remote, and
+// proxy (the TCP peer) when ClientAddr names another address.
+func (s *Server) remoteAttrs(r *http.Request) []any {
+	if s.ClientAddr != nil {
+		if client := s.ClientAddr(r); client != r.RemoteAddr {
+			return []any{"remote", client, "proxy", r.RemoteAddr}
+		}
+	}
+	return []any{"remote", r.RemoteAddr}
 }
 
 // checkHandshake answers what gorilla (v1.5.3) would accept or answer

@@ -190,6 +190,9 @@ func newChatServer(cfg serveConfig, l *eventlog.Log, state *projection.State, lo
 		RateBurst:       cfg.rateBurst,
 		Now:             time.Now,
 	}
+	if len(cfg.trustedProxies) > 0 {
+		ws.ClientAddr = cfg.trustedProxies.clientAddr
+	}
 	ws.Start()
 	return core, ws
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,6 +58,7 @@ func TestServe_BadFlags(t *testing.T) {
 		{[]string{"-send-queue", "0"}, "-send-queue must be at least 1"},
 		{[]string{"-log-level", "loud"}, "-log-level"},
 		{[]string{"-log-format", "xml"}, "-log-format must be text or json"},
+		{[]string{"-trusted-proxies", "10.0.0.0/8,proxy.local"}, `-trusted-proxies: "proxy.local" is neither an IP address nor a CIDR prefix`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -79,21 +82,9 @@ func TestServe_BadFlags(t *testing.T) {
 // and the data file, closed, opens again with the registration in it.
 func TestServe_InProcess(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "chateau.db")
-	cfg, err := parseServeConfig([]string{"-data", data, "-addr", "127.0.0.1:0"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs lockedBuffer
-	s, err := startServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- s.serveUntil(ctx) }()
+	p := startInProcess(t, "-data", data)
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+s.public.ln.Addr().String()+"/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+p.addr()+"/ws", nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -109,19 +100,11 @@ func TestServe_InProcess(t *testing.T) {
 		_, _, err := ws.ReadMessage()
 		closed <- err
 	}()
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("serveUntil = %v", err)
-		}
-	case <-time.After(e2eWait):
-		t.Fatalf("the server did not stop within %v", e2eWait)
-	}
+	p.stop()
 	if err := <-closed; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Errorf("at shutdown the client read %v, want close 1001", err)
 	}
-	if n := logs.count("msg=stopped"); n != 1 {
+	if n := p.logs.count("msg=stopped"); n != 1 {
 		t.Errorf("the log says stopped %d times, want once", n)
 	}
 	if _, err := os.Lstat(adminSocketPath(data)); !errors.Is(err, os.ErrNotExist) {
@@ -143,6 +126,95 @@ func TestServe_InProcess(t *testing.T) {
 	})
 	if err != nil || len(users) != 1 || users[0] != "ann" {
 		t.Errorf("registrations in the file: %v (%v), want [ann]", users, err)
+	}
+}
+
+// inProcess is a server started in this process by startInProcess.
+type inProcess struct {
+	t      *testing.T
+	s      *server
+	logs   *lockedBuffer
+	cancel context.CancelFunc
+	served chan error // serveUntil's result
+}
+
+// startInProcess starts `chateau serve` with args on a free port of
+// loopback in this process. The test's end stops it, if stop has not.
+func startInProcess(t *testing.T, args ...string) *inProcess {
+	t.Helper()
+	cfg, err := parseServeConfig(append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &inProcess{t: t, logs: &lockedBuffer{}, served: make(chan error, 1)}
+	p.s, err = startServer(cfg, slog.New(slog.NewTextHandler(p.logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go func() { p.served <- p.s.serveUntil(ctx) }()
+	t.Cleanup(p.stop)
+	return p
+}
+
+// addr is the public listener's address.
+func (p *inProcess) addr() string { return p.s.public.ln.Addr().String() }
+
+// stop ends the server's context and waits for serveUntil, which must
+// return nil; it may be called more than once.
+func (p *inProcess) stop() {
+	p.t.Helper()
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case err := <-p.served:
+		if err != nil {
+			p.t.Fatalf("serveUntil = %v", err)
+		}
+	case <-time.After(e2eWait):
+		p.t.Fatalf("the server did not stop within %v", e2eWait)
+	}
+}
+
+// awaitLog waits until the server has logged s.
+func (p *inProcess) awaitLog(s string) {
+	p.t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for p.logs.count(s) == 0 {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the server did not log %q within %v", s, e2eWait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServe_TrustedProxies: a connection from a trusted proxy is logged
+// with the client its X-Forwarded-For names; without the flag, with the
+// TCP peer whatever the header says.
+func TestServe_TrustedProxies(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		t.Run(fmt.Sprint("trusted=", trusted), func(t *testing.T) {
+			args := []string{"-data", filepath.Join(t.TempDir(), "chateau.db")}
+			if trusted {
+				args = append(args, "-trusted-proxies", "192.0.2.0/24,127.0.0.1")
+			}
+			p := startInProcess(t, args...)
+			h := http.Header{"X-Forwarded-For": {"198.51.100.7, 192.0.2.1"}}
+			ws, _, err := websocket.DefaultDialer.Dial("ws://"+p.addr()+"/ws", h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			want := "remote=" + ws.LocalAddr().String()
+			if trusted {
+				want = "remote=198.51.100.7 proxy=" + ws.LocalAddr().String()
+			}
+			p.awaitLog(`msg="connection opened" conn=1 ` + want + "\n")
+		})
 	}
 }
 

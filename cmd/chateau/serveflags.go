@@ -20,6 +20,7 @@ type serveConfig struct {
 	maxFrame              int64
 	maxContent, sendQueue int
 	noSync                bool
+	trustedProxies        trustedProxies
 }
 
 // parseServeConfig reads serve's flags from the environment and args, and
@@ -40,6 +41,10 @@ func parseServeConfig(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.Int64Var(&cfg.maxFrame, "max-frame-bytes", wsapi.DefaultMaxFrameBytes, "largest WebSocket frame; larger ones close the connection with 1009")
 	fs.IntVar(&cfg.maxContent, "max-content-bytes", wsapi.DefaultMaxContentBytes, "largest message content; larger gets 413")
 	fs.IntVar(&cfg.sendQueue, "send-queue", wsapi.DefaultSendQueue, "frames queued per connection before a slow client is dropped (1013)")
+	fs.Func("trusted-proxies", "comma-separated IP addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For names the client in the logs", func(list string) (err error) {
+		cfg.trustedProxies, err = parseTrustedProxies(list)
+		return err
+	})
 	fs.BoolVar(&cfg.noSync, "unsafe-no-fsync", false, "UNSAFE, for benchmarks only: do not fsync commits; a crash loses acknowledged messages")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return cfg, err
