@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/chateau/chateau/chat"
@@ -68,11 +71,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the TLS certificate. It is caught from the start:
+	// its default action would end the server, during the replay too.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := startServer(cfg, logger)
 	if err != nil {
 		return err
 	}
-	return s.serveUntil(ctx)
+	return s.serveUntil(ctx, hup)
 }
 
 // server is a running `chateau serve`: its two listeners, its data file
@@ -85,6 +93,7 @@ type server struct {
 	coreMetrics *chat.Metrics
 	ready       atomic.Pointer[serving] // set once the replay is done
 
+	certs     *certReloader // the public listener's, if it serves TLS
 	public    *httpServing
 	log       *eventlog.Log
 	admin     *httpServing
@@ -97,13 +106,13 @@ type server struct {
 // startServer listens on cfg.addr, then opens the data file and serves
 // it: see open. On error it stops what it started.
 func startServer(cfg serveConfig, logger *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
 	// Listen first, so that /healthz answers during a long replay and
 	// /readyz tells when it is over; /ws refuses (503) until then.
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := s.listenPublic()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = wsapi.NewMetrics(s.reg)
 	s.coreMetrics = chat.NewMetrics(s.reg)
@@ -155,7 +164,7 @@ func (s *server) open() error {
 		s.wsDone <- s.ws.Shutdown(ctx)
 	})
 	s.ready.Store(&serving{ws: s.ws, log: l})
-	s.logger.Info("listening", "addr", s.public.ln.Addr().String(), "admin", s.admin.ln.Addr().String(), "data", s.cfg.data)
+	s.logger.Info("listening", "addr", s.public.ln.Addr().String(), "admin", s.admin.ln.Addr().String(), "data", s.cfg.data, "tls", s.certs != nil)
 	return nil
 }
 
@@ -197,19 +206,24 @@ func newChatServer(cfg serveConfig, l *eventlog.Log, state *projection.State, lo
 	return core, ws
 }
 
-// serveUntil serves until ctx is done, then shuts down: first the public
-// listener, and with it the socket server, which stores and answers what
-// it has received and closes every connection; then the chat core; then
-// the data file. If the public listener fails instead, it returns its
-// error.
-func (s *server) serveUntil(ctx context.Context) error {
+// serveUntil serves until ctx is done, reloading the TLS certificate at
+// each value from reload, then shuts down: first the public listener, and
+// with it the socket server, which stores and answers what it has received
+// and closes every connection; then the chat core; then the data file. If
+// the public listener fails instead, it returns its error.
+func (s *server) serveUntil(ctx context.Context, reload <-chan os.Signal) error {
 	defer s.closeData()
-	select {
-	case err := <-s.public.served:
-		_ = s.ws.Shutdown(context.Background())
-		s.core.Stop()
-		return err
-	case <-ctx.Done():
+	for done := false; !done; {
+		select {
+		case err := <-s.public.served:
+			_ = s.ws.Shutdown(context.Background())
+			s.core.Stop()
+			return err
+		case <-reload:
+			s.reloadCertificate()
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	s.logger.Info("shutting down")
 	s.public.stop(s.logger)

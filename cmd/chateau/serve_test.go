@@ -59,6 +59,8 @@ func TestServe_BadFlags(t *testing.T) {
 		{[]string{"-log-level", "loud"}, "-log-level"},
 		{[]string{"-log-format", "xml"}, "-log-format must be text or json"},
 		{[]string{"-trusted-proxies", "10.0.0.0/8,proxy.local"}, `-trusted-proxies: "proxy.local" is neither an IP address nor a CIDR prefix`},
+		{[]string{"-tls-cert", "chateau.pem"}, "-tls-cert and -tls-key go together"},
+		{[]string{"-tls-key", "chateau.key"}, "-tls-cert and -tls-key go together"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -135,7 +137,8 @@ type inProcess struct {
 	s      *server
 	logs   *lockedBuffer
 	cancel context.CancelFunc
-	served chan error // serveUntil's result
+	hup    chan os.Signal // serveUntil's reload
+	served chan error     // serveUntil's result
 }
 
 // startInProcess starts `chateau serve` with args on a free port of
@@ -146,14 +149,14 @@ func startInProcess(t *testing.T, args ...string) *inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &inProcess{t: t, logs: &lockedBuffer{}, served: make(chan error, 1)}
+	p := &inProcess{t: t, logs: &lockedBuffer{}, hup: make(chan os.Signal), served: make(chan error, 1)}
 	p.s, err = startServer(cfg, slog.New(slog.NewTextHandler(p.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	go func() { p.served <- p.s.serveUntil(ctx) }()
+	go func() { p.served <- p.s.serveUntil(ctx, p.hup) }()
 	t.Cleanup(p.stop)
 	return p
 }
@@ -180,13 +183,13 @@ func (p *inProcess) stop() {
 	}
 }
 
-// awaitLog waits until the server has logged s.
-func (p *inProcess) awaitLog(s string) {
+// awaitLog waits until the server has logged s n times.
+func (p *inProcess) awaitLog(s string, n int) {
 	p.t.Helper()
 	deadline := time.Now().Add(e2eWait)
-	for p.logs.count(s) == 0 {
+	for p.logs.count(s) < n {
 		if time.Now().After(deadline) {
-			p.t.Fatalf("the server did not log %q within %v", s, e2eWait)
+			p.t.Fatalf("the server did not log %q %d times within %v", s, n, e2eWait)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -213,7 +216,7 @@ func TestServe_TrustedProxies(t *testing.T) {
 			if trusted {
 				want = "remote=198.51.100.7 proxy=" + ws.LocalAddr().String()
 			}
-			p.awaitLog(`msg="connection opened" conn=1 ` + want + "\n")
+			p.awaitLog(`msg="connection opened" conn=1 `+want+"\n", 1)
 		})
 	}
 }

@@ -21,6 +21,7 @@ type serveConfig struct {
 	maxContent, sendQueue int
 	noSync                bool
 	trustedProxies        trustedProxies
+	tlsCert, tlsKey       string
 }
 
 // parseServeConfig reads serve's flags from the environment and args, and
@@ -45,6 +46,8 @@ func parseServeConfig(args []string, stdout io.Writer) (serveConfig, error) {
 		cfg.trustedProxies, err = parseTrustedProxies(list)
 		return err
 	})
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS on -addr; reloaded on SIGHUP; needs -tls-key")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
 	fs.BoolVar(&cfg.noSync, "unsafe-no-fsync", false, "UNSAFE, for benchmarks only: do not fsync commits; a crash loses acknowledged messages")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return cfg, err
@@ -68,6 +71,8 @@ func (cfg serveConfig) validate() error {
 		return usagef("serve: -max-content-bytes must be between 1 and -max-frame-bytes")
 	case cfg.sendQueue < 1:
 		return usagef("serve: -send-queue must be at least 1")
+	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
+		return usagef("serve: -tls-cert and -tls-key go together: give both or neither")
 	}
 	return nil
 }
