@@ -94,8 +94,10 @@ func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 		if healthy && c.drain {
 			healthy = c.writeAll(c.out.take(spare)) == nil
 		}
-		// The code that went on the wire, for the log: 1006 for none.
-		code := websocket.CloseAbnormalClosure
+		// The code and reason that went on the wire, for the log: 1006 for
+		// none. (close set them before it closed done, which a healthy
+		// call has seen; after a failed write they are not read.)
+		code, reason := websocket.CloseAbnormalClosure, ""
 		if healthy {
 			wait := writeWait
 			if !c.drain {
@@ -108,14 +110,14 @@ func (s *Server) closeConn(c *client, spare [][]byte, healthy bool) {
 			if err == nil || errors.Is(err, websocket.ErrCloseSent) {
 				// ErrCloseSent: gorilla's reader sent it, with the code
 				// the reader then gave close (readFailed).
-				code = c.closeCode
+				code, reason = c.closeCode, c.closeText
 				s.awaitClientClose(c)
 			}
 		}
 		_ = c.conn.Close()
 		s.Logger.Info("connection closed", append(c.who(), "code", code)...)
-		if c.closeText != "" {
-			s.Logger.Debug("close reason", append(c.who(), "code", code, "reason", c.closeText)...)
+		if reason != "" {
+			s.Logger.Debug("close reason", append(c.who(), "code", code, "reason", reason)...)
 		}
 		s.mu.Lock()
 		delete(s.clients, c)
