@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -204,10 +205,16 @@ func backupHandler(l *eventlog.Log, logger *slog.Logger) http.Handler {
 	})
 }
 
+// stagedPrefix starts the names of the copies stageBackup puts beside the
+// data file at path.
+func stagedPrefix(path string) string {
+	return "." + filepath.Base(path) + ".backup-"
+}
+
 // stageBackup copies l into a new temporary file beside it, rewound to
 // its start; the caller closes and removes it.
 func stageBackup(l *eventlog.Log) (*os.File, int64, error) {
-	f, err := os.CreateTemp(filepath.Dir(l.Path()), "."+filepath.Base(l.Path())+".backup-*")
+	f, err := os.CreateTemp(filepath.Dir(l.Path()), stagedPrefix(l.Path())+"*")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -221,4 +228,23 @@ func stageBackup(l *eventlog.Log) (*os.File, int64, error) {
 		return nil, 0, err
 	}
 	return f, size, nil
+}
+
+// removeStagedBackups removes the copies that a server which died while
+// sending a backup left beside the data file. Call it only while holding
+// the data file's lock: then no running server is sending them.
+func removeStagedBackups(path string, logger *slog.Logger) {
+	dir := filepath.Dir(path)
+	entries, _ := os.ReadDir(dir) // unreadable: nothing to tidy that can be seen
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), stagedPrefix(path)) || !e.Type().IsRegular() {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		if err := os.Remove(name); err != nil {
+			logger.Warn("remove a stale backup copy", "file", name, "err", err)
+			continue
+		}
+		logger.Info("removed a stale backup copy", "file", name)
+	}
 }

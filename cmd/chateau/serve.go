@@ -144,6 +144,7 @@ func (s *server) open() error {
 	for _, a := range applied {
 		s.logger.Info("applied migration", "version", a.Version, "name", a.Name)
 	}
+	removeStagedBackups(s.cfg.data, s.logger)
 	adminLn, err := listenAdmin(s.cfg.adminAddr, s.cfg.data)
 	if err != nil {
 		return err

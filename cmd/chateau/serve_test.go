@@ -266,3 +266,24 @@ func TestReplay_LogsEverySecond(t *testing.T) {
 		})
 	}
 }
+
+// TestServe_RemovesStagedBackups: a copy that a server left beside the
+// data file when it died while sending a backup is removed at the next
+// start; other files are not.
+func TestServe_RemovesStagedBackups(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "chateau.db")
+	stale := filepath.Join(dir, stagedPrefix(data)+"123")
+	other := filepath.Join(dir, ".other.db.backup-123")
+	for _, name := range []string{stale, other} {
+		mustWriteFile("a copy")(t, name)
+	}
+	p := startInProcess(t, "-data", data)
+	p.stop()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale copy still there (stat: %v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file's copy was touched: %v", err)
+	}
+}
