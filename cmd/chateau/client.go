@@ -70,7 +70,7 @@ func (c *ClientCommand) converse(ctx context.Context, ws *websocket.Conn, interv
 	done := make(chan struct{})
 	defer close(done)
 	frames, readErr := readWebSocket(ws, done)
-	lines := readLines(c.Stdin, done)
+	lines, stdinErr := readLines(c.Stdin, done)
 	in := lines                // nil while the pacing holds the next line back
 	var paced <-chan time.Time // fires when the next line may go
 	var quiet <-chan time.Time // set once stdin has ended
@@ -78,6 +78,9 @@ func (c *ClientCommand) converse(ctx context.Context, ws *websocket.Conn, interv
 		select {
 		case line, ok := <-in:
 			if !ok {
+				if err := <-stdinErr; err != nil {
+					return fmt.Errorf("read stdin: %w", err)
+				}
 				lines, in, quiet = nil, nil, time.After(wait)
 				continue
 			}
@@ -137,10 +140,12 @@ func readWebSocket(ws *websocket.Conn, done <-chan struct{}) (<-chan []byte, <-c
 	return frames, readErr
 }
 
-// readLines reads r's lines (up to maxRequestLine each) into the channel,
-// which it closes at the end of r or when done is closed.
-func readLines(r io.Reader, done <-chan struct{}) <-chan []byte {
-	lines := make(chan []byte)
+// readLines reads r's lines (up to maxRequestLine each) into the first
+// channel, which it closes at the end of r, after a read error (a longer
+// line included) or when done is closed; the second then holds the error,
+// or nil.
+func readLines(r io.Reader, done <-chan struct{}) (<-chan []byte, <-chan error) {
+	lines, readErr := make(chan []byte), make(chan error, 1)
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(r)
@@ -149,9 +154,11 @@ func readLines(r io.Reader, done <-chan struct{}) <-chan []byte {
 			select {
 			case lines <- append([]byte(nil), sc.Bytes()...):
 			case <-done:
+				readErr <- nil
 				return
 			}
 		}
+		readErr <- sc.Err()
 	}()
-	return lines
+	return lines, readErr
 }

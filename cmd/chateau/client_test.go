@@ -56,3 +56,18 @@ func TestClient_BadRate(t *testing.T) {
 		}
 	}
 }
+
+// TestClient_LineTooLong: a line of stdin over maxRequestLine is an error,
+// not a silent end of the input.
+func TestClient_LineTooLong(t *testing.T) {
+	p := startServe(t, filepath.Join(t.TempDir(), "chateau.db"))
+	input := `{"type":"RegisterRequest","username":"ann"}` + "\n" + strings.Repeat("x", maxRequestLine+1) + "\n"
+	out := &timedWriter{}
+	c := &ClientCommand{Stdin: strings.NewReader(input), Stdout: out, Stderr: out}
+	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+	defer cancel()
+	err := c.Run(ctx, []string{"-url", "ws://" + p.addr + "/ws", "-rate", "0", "-wait", "200ms"})
+	if err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Fatalf("client with a line of %d bytes: %v, want an error saying it is too long", maxRequestLine+1, err)
+	}
+}
