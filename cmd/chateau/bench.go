@@ -63,20 +63,8 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		return c.print(*asJSON, rep, func(w io.Writer) { printIdle(w, rep) })
 	}
 
-	// Users, chats and members must agree; the one not given follows.
-	switch {
-	case set["users"] && !set["members"]:
-		if *chats < 1 || *users%*chats != 0 {
-			return usagef("bench: -users %d is not a multiple of -chats %d", *users, *chats)
-		}
-		*members = *users / *chats
-	case set["users"] && !set["chats"]:
-		if *members < 1 || *users%*members != 0 {
-			return usagef("bench: -users %d is not a multiple of -members %d", *users, *members)
-		}
-		*chats = *users / *members
-	case !set["users"]:
-		*users = *chats * *members
+	if err := shapeChats(set, users, chats, members); err != nil {
+		return err
 	}
 	switch {
 	case *chats < 1 || *members < 2:
@@ -106,6 +94,26 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	return rep.Failed()
+}
+
+// shapeChats makes users, chats and members agree: the one of them not
+// given (set names the flags given) follows from the others.
+func shapeChats(set map[string]bool, users, chats, members *int) error {
+	switch {
+	case set["users"] && !set["members"]:
+		if *chats < 1 || *users%*chats != 0 {
+			return usagef("bench: -users %d is not a multiple of -chats %d", *users, *chats)
+		}
+		*members = *users / *chats
+	case set["users"] && !set["chats"]:
+		if *members < 1 || *users%*members != 0 {
+			return usagef("bench: -users %d is not a multiple of -members %d", *users, *members)
+		}
+		*chats = *users / *members
+	case !set["users"]:
+		*users = *chats * *members
+	}
+	return nil
 }
 
 // raiseFileLimit raises the open-file limit as far as allowed, and says so
