@@ -1,0 +1,142 @@
+// Package natstest starts real NATS servers with JetStream inside a test
+// process: one server, or a cluster of several on loopback ports. Every
+// server stores its streams in files under t.TempDir() and fsyncs every
+// write (sync_interval: always), as Chateau's README says to run them.
+package natstest
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// readyWait bounds the wait for a server to accept connections, and for a
+// cluster to elect its JetStream meta leader.
+const readyWait = 20 * time.Second
+
+// Server is one running NATS server. Shutdown stops it; Restart starts a
+// new process-local server on the same ports and store directory, as a
+// machine that comes back would.
+type Server struct {
+	*server.Server
+	opts *server.Options
+}
+
+// Start starts one NATS server with JetStream and stops it when the test
+// ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	opts := options(t, "n1", freePort(t))
+	return run(t, opts)
+}
+
+// StartCluster starts n servers forming one JetStream cluster and stops
+// them when the test ends. It returns once the cluster has a meta leader.
+func StartCluster(t testing.TB, n int) []*Server {
+	t.Helper()
+	ports := make([]int, n)
+	routes := make([]string, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+	}
+	servers := make([]*Server, n)
+	for i := range servers {
+		opts := options(t, fmt.Sprintf("n%d", i+1), freePort(t))
+		opts.Cluster.Name = "chateau-test"
+		opts.Cluster.Host = "127.0.0.1"
+		opts.Cluster.Port = ports[i]
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		servers[i] = run(t, opts)
+	}
+	WaitMetaLeader(t, servers)
+	return servers
+}
+
+// WaitMetaLeader waits until every running server of the cluster knows the
+// JetStream meta leader.
+func WaitMetaLeader(t testing.TB, servers []*Server) {
+	t.Helper()
+	deadline := time.Now().Add(readyWait)
+	for time.Now().Before(deadline) {
+		ready := true
+		for _, s := range servers {
+			if s.Running() && !s.JetStreamIsCurrent() {
+				ready = false
+			}
+		}
+		if ready {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("natstest: no JetStream meta leader after %v", readyWait)
+}
+
+// URL is the client URL of s.
+func (s *Server) URL() string { return s.ClientURL() }
+
+// URLs joins the client URLs of servers with commas, as nats.Connect takes
+// them.
+func URLs(servers []*Server) string {
+	urls := make([]string, len(servers))
+	for i, s := range servers {
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", s.opts.Port)
+	}
+	return strings.Join(urls, ",")
+}
+
+// Restart starts s again, on its ports and store directory, after
+// Shutdown.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	opts := s.opts.Clone()
+	ns := run(t, opts)
+	s.Server, s.opts = ns.Server, ns.opts
+}
+
+func options(t testing.TB, name string, port int) *server.Options {
+	return &server.Options{
+		ServerName: name,
+		Host:       "127.0.0.1",
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   t.TempDir(),
+		SyncAlways: true,
+		NoLog:      true,
+		NoSigs:     true,
+	}
+}
+
+func run(t testing.TB, opts *server.Options) *Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(readyWait) {
+		s.Shutdown()
+		t.Fatalf("natstest: server %s not ready after %v", opts.ServerName, readyWait)
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return &Server{Server: s, opts: opts}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
