@@ -31,7 +31,11 @@ func TestLog_Publish_ReadScanGet(t *testing.T) {
 		t.Errorf("Last = %s, want %s", l.Last(), want[len(want)-1].ID)
 	}
 
+	// Out of order, repeated, and more than one page of Get.
 	order := []int{5, 0, 67, 2, 5}
+	for j := len(want) - 1; j >= 0; j-- {
+		order = append(order, j)
+	}
 	ids := make([]ulid.ULID, len(order))
 	wantGet := make([]eventlog.Record, len(order))
 	for i, j := range order {

@@ -15,7 +15,6 @@ import (
 // Log attribute keys.
 const (
 	keyStream = "stream"
-	keySeq    = "seq"
 	keyErr    = "err"
 )
 
