@@ -1,12 +1,14 @@
 package jetlog_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/natstest"
 	"github.com/chateau/chateau/jetlog"
+	"github.com/nats-io/nats.go"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -27,14 +29,27 @@ func TestLog_Cluster(t *testing.T) {
 }
 
 // TestLog_ServerRestart stops the server under a Log and starts it
-// again: Publish works again and the tail goes on.
+// again: while it is down Publish fails at once and sends nothing; once
+// it is back Publish works again and the tail goes on.
 func TestLog_ServerRestart(t *testing.T) {
 	s := natstest.Start(t)
-	l := mustNode(t, s.URL(), jetlog.Options{})
+	nc := mustConnect(t, s.URL())
+	l := mustOpen(t, nc, jetlog.Options{})
 	before := mustAppend(t, l, "before")
 
 	s.Shutdown()
 	s.WaitForShutdown()
+	if err := retry(func() error {
+		if nc.IsConnected() {
+			return errors.New("still connected")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]byte("while down")); !errors.Is(err, nats.ErrDisconnected) {
+		t.Errorf("Append while the server is down = %v, want ErrDisconnected", err)
+	}
 	s.Restart(t)
 
 	start := time.Now()

@@ -15,7 +15,9 @@ import (
 // Open opens the log in the stream opt.Stream, creating the stream if it
 // is missing (unless opt.ReadOnly), and starts the tail, which reads the
 // stream from its start: Ready and Sync tell how far it got. An existing
-// stream that is weaker than opt asks is refused with ErrWeakStream.
+// stream that is weaker than opt asks is refused with ErrWeakStream; a
+// read-only Open of a missing stream returns an error wrapping
+// jetstream.ErrStreamNotFound.
 //
 // ctx bounds Open's own requests; the Log lives until Close. nc is the
 // caller's, and should reconnect by itself: the tail recovers after a

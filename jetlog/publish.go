@@ -42,12 +42,17 @@ const (
 // stored within DedupWindow (or either repeats within entries), the server
 // refuses the batch: Publish returns an error wrapping eventlog.ErrConflict
 // and nothing is stored. More than MaxBatch entries is ErrBatchTooLarge.
-// Any other error means the batch was not confirmed; after a timeout or a
-// lost connection it may or may not be stored, and the tail will read it
-// if it was.
+// While the connection is down Publish sends nothing and returns an error
+// wrapping nats.ErrDisconnected. Any other error means the batch was not
+// confirmed; after a timeout, or a connection lost while it was sent, it
+// may or may not be stored, and the tail will read it if it was.
 //
 // On success Publish returns once the tail has read the batch, so Read
-// holds (or has returned) every record up to and including it.
+// holds (or has returned) every record up to and including it. The
+// server's answer and that wait together are bounded by 10 s: a node
+// whose tail is still catching up on a long stream should Sync before it
+// publishes. A read-only Log returns eventlog.ErrReadOnly, a closed one
+// eventlog.ErrClosed.
 func (l *Log) Publish(entries []eventlog.Entry) ([]ulid.ULID, error) {
 	switch {
 	case l.isClosed():
@@ -126,6 +131,11 @@ type batchAck struct {
 // commit sends a batch's messages, the last as a request, and returns the
 // stream sequence of the last one, as the server's answer says.
 func (l *Log) commit(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
+	// While the connection is down nats.go would queue the batch and
+	// send it on reconnecting, long after Publish has given up on it.
+	if !l.nc.IsConnected() {
+		return 0, nats.ErrDisconnected
+	}
 	for _, m := range msgs[:len(msgs)-1] {
 		if err := l.nc.PublishMsg(m); err != nil {
 			return 0, err
