@@ -15,7 +15,7 @@ import (
 // TestLog_Cluster publishes and reads through a stream of 3 replicas on
 // 3 servers, from two nodes each connected to a different server.
 func TestLog_Cluster(t *testing.T) {
-	servers := natstest.StartCluster(t, 3)
+	servers := startCluster(t)
 	opt := jetlog.Options{Replicas: 3}
 	a := mustNode(t, servers[0].URL(), opt)
 	b := mustNode(t, servers[2].URL(), opt)

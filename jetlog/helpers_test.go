@@ -2,6 +2,7 @@ package jetlog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -237,6 +238,27 @@ func records(prefix string, n int) [][]byte {
 		data[i] = fmt.Appendf(nil, "%s-%d", prefix, i)
 	}
 	return data
+}
+
+// startCluster starts a cluster of 3 servers and waits until its meta
+// leader can place a stream on all of them: natstest returns once every
+// server knows the leader, which may not yet know every server's
+// JetStream, and a stream of 3 replicas then finds "no suitable peers".
+func startCluster(t testing.TB) []*natstest.Server {
+	t.Helper()
+	servers := natstest.StartCluster(t, 3)
+	err := retry(func() error {
+		for _, s := range servers {
+			if peers := s.JetStreamClusterPeers(); len(peers) == len(servers) {
+				return nil
+			}
+		}
+		return errors.New("the meta leader does not know every server's JetStream")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return servers
 }
 
 // startServer starts one NATS server and returns its URL.

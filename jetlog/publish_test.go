@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
-	"github.com/chateau/chateau/internal/natstest"
 	"github.com/chateau/chateau/jetlog"
 	"github.com/oklog/ulid/v2"
 )
@@ -174,7 +173,7 @@ func TestLog_Publish_KeyConflict(t *testing.T) {
 	}{
 		{"one server", func(t *testing.T) (string, string) { u := startServer(t); return u, u }, 1},
 		{"cluster", func(t *testing.T) (string, string) {
-			servers := natstest.StartCluster(t, 3)
+			servers := startCluster(t)
 			return servers[0].URL(), servers[1].URL()
 		}, 3},
 	}
