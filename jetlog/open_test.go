@@ -11,6 +11,7 @@ import (
 	"github.com/chateau/chateau/jetlog"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
+	"go.uber.org/goleak"
 )
 
 func TestOpen_CreatesStream(t *testing.T) {
@@ -163,5 +164,35 @@ func TestLog_Close(t *testing.T) {
 	}
 	if nc.IsClosed() {
 		t.Error("Close closed the caller's connection")
+	}
+}
+
+// TestLog_Close_Goroutines checks that Close leaves no goroutine of the
+// log's behind: the tail, Scan's and Get's consumers and fetches. A first
+// round starts what the server and the connection keep for good (the
+// stream, the connection's reply subscription); a second round must add
+// nothing to them.
+func TestLog_Close_Goroutines(t *testing.T) {
+	nc := mustConnect(t, startServer(t))
+	round := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		defer cancel()
+		l, err := jetlog.Open(ctx, nc, jetlog.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := mustAppend(t, l, "a", "b")
+		scanAll(t, l, ulid.ULID{})
+		getAll(t, l, ids...)
+		mustSync(t, l)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round()
+	ignore := goleak.IgnoreCurrent()
+	round()
+	if err := goleak.Find(ignore); err != nil {
+		t.Error(err)
 	}
 }
