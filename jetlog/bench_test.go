@@ -47,10 +47,23 @@ func payloads(n int) [][]byte {
 }
 
 func BenchmarkLog_Publish(b *testing.B) {
-	url := startServer(b)
+	benchmarkPublish(b, startServer(b), 1)
+}
+
+// BenchmarkLog_Publish_Cluster is BenchmarkLog_Publish on a stream of 3
+// replicas on 3 servers, as Chateau runs in production. The server stages
+// a batch in memory there, where one of 1 replica stages it in files.
+func BenchmarkLog_Publish_Cluster(b *testing.B) {
+	benchmarkPublish(b, startCluster(b)[0].URL(), 3)
+}
+
+// benchmarkPublish publishes batches of 1, 64 and 512 records of
+// recordSize bytes on url, while a goroutine reads them as a sequencer
+// would.
+func benchmarkPublish(b *testing.B, url string, replicas int) {
 	for _, n := range []int{1, 64, 512} {
 		b.Run(fmt.Sprint("batch=", n), func(b *testing.B) {
-			l := mustNode(b, url, jetlog.Options{Stream: fmt.Sprint("bench", n)})
+			l := mustNode(b, url, jetlog.Options{Stream: fmt.Sprint("bench", n), Replicas: replicas})
 			var read int
 			drain(b, l, &read)
 			data := payloads(n)
