@@ -1,0 +1,155 @@
+package presence
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// beat says this node is alive: it puts its id in the nodes bucket.
+func (p *Presence) beat(ctx context.Context) error {
+	_, err := p.nodes.Put(ctx, keyOf(p.opt.Node), []byte(p.opt.Node))
+	return err
+}
+
+// heartbeatLoop beats every Heartbeat until Close. A failed beat is logged
+// once, when beats begin to fail, and again when they work again; each is
+// bounded by Heartbeat, so beats never pile up.
+func (p *Presence) heartbeatLoop() {
+	defer p.senders.Done()
+	t := time.NewTicker(p.opt.Heartbeat)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.opt.Heartbeat)
+		err := p.beat(ctx)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			p.opt.Logger.Warn("presence: heartbeat failed; other nodes will count this one dead after the node TTL", "node", p.opt.Node, "err", err)
+		case err == nil && failing:
+			p.opt.Logger.Info("presence: heartbeat works again", "node", p.opt.Node)
+		}
+		failing = err != nil
+	}
+}
+
+// releaseLoop sends the queued releases in order until Close, then sends
+// those Close queued, bounded by Close's deadline.
+func (p *Presence) releaseLoop() {
+	defer p.senders.Done()
+	for {
+		select {
+		case <-p.releaseWake:
+			p.sendReleases(context.Background(), opTimeout)
+		case <-p.stop:
+			ctx, cancel := context.WithDeadline(context.Background(), p.closeDeadline)
+			defer cancel()
+			p.sendReleases(ctx, closeTimeout)
+			return
+		}
+	}
+}
+
+// sendReleases deletes the queued claims, each only if it is still at the
+// revision this node wrote; each delete is bounded by timeout and ctx.
+func (p *Presence) sendReleases(ctx context.Context, timeout time.Duration) {
+	for {
+		p.mu.Lock()
+		queue := p.release
+		p.release = nil
+		p.mu.Unlock()
+		if len(queue) == 0 {
+			return
+		}
+		for _, h := range queue {
+			opCtx, cancel := context.WithTimeout(ctx, timeout)
+			err := p.claims.Delete(opCtx, h.key, jetstream.LastRevision(h.rev))
+			cancel()
+			if err != nil && !isConflict(err) {
+				p.opt.Logger.Warn("presence: release failed; the name stays online until this node counts as dead", "key", h.key, "err", err)
+			}
+		}
+	}
+}
+
+// lostLoop hands the names queued for Lost to the Lost channel, one at a
+// time, until Close.
+func (p *Presence) lostLoop() {
+	defer p.loops.Done()
+	for {
+		p.mu.Lock()
+		if len(p.lost) == 0 {
+			p.mu.Unlock()
+			select {
+			case <-p.lostWake:
+				continue
+			case <-p.done:
+				return
+			}
+		}
+		name := p.lost[0]
+		p.lost = p.lost[1:]
+		p.mu.Unlock()
+		select {
+		case p.lostC <- name:
+		case <-p.done:
+			return
+		}
+	}
+}
+
+// isClosed says whether Close was called.
+func (p *Presence) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// Close takes this node offline: it waits for Claims in flight, stops the
+// heartbeats, deletes this node's claims (those still its own) and its
+// heartbeat, so that other nodes see its users go at once rather than
+// after NodeTTL, then ends the watches and closes the Lost channel. The
+// deletes are best effort and bounded by a few seconds: if NATS cannot be
+// reached, the other nodes count this one dead after NodeTTL instead.
+// Close returns nil; calls after the first do nothing.
+func (p *Presence) Close() error {
+	p.closeOnce.Do(func() {
+		p.closeMu.Lock()
+		p.mu.Lock()
+		p.closed = true
+		for key, rev := range p.own {
+			p.release = append(p.release, held{key: key, rev: rev})
+		}
+		clear(p.own)
+		p.mu.Unlock()
+		p.closeMu.Unlock()
+
+		p.closeDeadline = time.Now().Add(closeTimeout)
+		close(p.stop)
+		p.senders.Wait()
+		p.goodbye()
+		p.stopWatchers()
+		close(p.done)
+		p.loops.Wait()
+		close(p.lostC)
+	})
+	return nil
+}
+
+// goodbye deletes this node's heartbeat, which tells the other nodes that
+// it is gone, within Close's deadline.
+func (p *Presence) goodbye() {
+	ctx, cancel := context.WithDeadline(context.Background(), p.closeDeadline)
+	defer cancel()
+	err := p.nodes.Delete(ctx, keyOf(p.opt.Node))
+	if err != nil {
+		p.opt.Logger.Warn("presence: goodbye failed; other nodes count this one dead after the node TTL", "node", p.opt.Node, "err", err)
+	}
+}
