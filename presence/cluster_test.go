@@ -61,4 +61,5 @@ func TestPresence_Cluster_LostWhileCutOff(t *testing.T) {
 	eventually(t, "ivy (now on B) in A's Others", seesOnline(a, "ivy"))
 	mustClaim(t, a, "jay", false, true) // A works again
 	eventually(t, "jay online in B's Others", seesOnline(b, "jay"))
+	closeNow(t, a, b)
 }

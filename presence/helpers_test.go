@@ -63,6 +63,19 @@ func mustOpen(t testing.TB, url string, opt presence.Options, connOpts ...nats.O
 	return &node{nc: nc, p: p}
 }
 
+// closeNow closes the nodes' Presences before the test ends. A test that
+// restarts a server needs it: the restarted server's cleanup runs before
+// the nodes' (opened earlier), and Close would wait for a server that is
+// gone.
+func closeNow(t testing.TB, nodes ...*node) {
+	t.Helper()
+	for _, n := range nodes {
+		if err := n.p.Close(); err != nil {
+			t.Errorf("close presence: %v", err)
+		}
+	}
+}
+
 // mustClaim claims name on n and fails the test unless the claim's outcome
 // is want.
 func mustClaim(t testing.TB, n *node, name string, takeover, want bool) {

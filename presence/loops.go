@@ -7,28 +7,31 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// beat says this node is alive: it puts its id in the nodes bucket.
-func (p *Presence) beat(ctx context.Context) error {
-	_, err := p.nodes.Put(ctx, keyOf(p.opt.Node), []byte(p.opt.Node))
-	return err
+// beat says this node is alive: it puts its id in the nodes bucket, and
+// returns the revision.
+func (p *Presence) beat(ctx context.Context) (uint64, error) {
+	return p.nodes.Put(ctx, keyOf(p.opt.Node), []byte(p.opt.Node))
 }
 
-// heartbeatLoop beats every Heartbeat until Close. A failed beat is logged
-// once, when beats begin to fail, and again when they work again; each is
-// bounded by Heartbeat, so beats never pile up.
-func (p *Presence) heartbeatLoop() {
+// heartbeatLoop beats every Heartbeat until Close, starting after the
+// beat of revision last. A failed beat is logged once, when beats begin
+// to fail, and again when they work again; each is bounded by Heartbeat,
+// so beats never pile up. The nodes watch should deliver each beat well
+// before the next one: if after a successful beat the previous one has
+// not arrived yet, the watches are restarted (rewatch).
+func (p *Presence) heartbeatLoop(last uint64) {
 	defer p.senders.Done()
 	t := time.NewTicker(p.opt.Heartbeat)
 	defer t.Stop()
 	failing := false
 	for {
 		select {
-		case <-p.stop:
+		case <-p.closing.Done():
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), p.opt.Heartbeat)
-		err := p.beat(ctx)
+		ctx, cancel := context.WithTimeout(p.closing, p.opt.Heartbeat)
+		rev, err := p.beat(ctx)
 		cancel()
 		switch {
 		case err != nil && !failing:
@@ -37,6 +40,12 @@ func (p *Presence) heartbeatLoop() {
 			p.opt.Logger.Info("presence: heartbeat works again", "node", p.opt.Node)
 		}
 		failing = err != nil
+		if err == nil {
+			if p.stalled(last) {
+				p.rewatch()
+			}
+			last = rev
+		}
 	}
 }
 
@@ -48,7 +57,7 @@ func (p *Presence) releaseLoop() {
 		select {
 		case <-p.releaseWake:
 			p.sendReleases(context.Background(), opTimeout)
-		case <-p.stop:
+		case <-p.closing.Done():
 			ctx, cancel := context.WithDeadline(context.Background(), p.closeDeadline)
 			defer cancel()
 			p.sendReleases(ctx, closeTimeout)
@@ -132,7 +141,7 @@ func (p *Presence) Close() error {
 		p.closeMu.Unlock()
 
 		p.closeDeadline = time.Now().Add(closeTimeout)
-		close(p.stop)
+		p.beginClosing()
 		p.senders.Wait()
 		p.goodbye()
 		p.stopWatchers()

@@ -147,18 +147,21 @@ type Presence struct {
 	lost    []string             // names to send on lostC, by lostLoop
 	closed  bool
 
-	releaseWake chan struct{} // cap 1: a release was queued
-	lostWake    chan struct{} // cap 1: a lost name was queued
-	lostC       chan string
-	stop        chan struct{}  // closed by Close: heartbeats stop, releases drain
-	done        chan struct{}  // closed by Close once they have: lostLoop returns
-	senders     sync.WaitGroup // heartbeatLoop, releaseLoop
-	loops       sync.WaitGroup // the watches' follow, lostLoop
-	// watching is the watches' context; stopWatching ends them.
+	releaseWake     chan struct{} // cap 1: a release was queued
+	lostWake        chan struct{} // cap 1: a lost name was queued
+	lostC           chan string
+	done            chan struct{}  // closed by Close after the senders return: lostLoop returns
+	senders         sync.WaitGroup // heartbeatLoop, releaseLoop
+	loops           sync.WaitGroup // the watches' follow, lostLoop
+	nodesW, claimsW *watched
+	// watching is the watchers' context; stopWatching ends them.
 	watching     context.Context
 	stopWatching context.CancelFunc
+	// closing ends when Close begins: heartbeats stop, releases drain.
+	closing      context.Context
+	beginClosing context.CancelFunc
 	closeOnce    sync.Once
-	// closeDeadline bounds what Close sends; set before stop is closed.
+	// closeDeadline bounds what Close sends; set before closing ends.
 	closeDeadline time.Time
 }
 
@@ -200,7 +203,6 @@ func Open(ctx context.Context, nc *nats.Conn, opt Options) (*Presence, error) {
 		releaseWake: make(chan struct{}, 1),
 		lostWake:    make(chan struct{}, 1),
 		lostC:       make(chan string),
-		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
 	if p.claims, err = bucket(ctx, js, opt, opt.Bucket, 0); err != nil {
@@ -211,6 +213,7 @@ func Open(ctx context.Context, nc *nats.Conn, opt Options) (*Presence, error) {
 	}
 	if err := p.start(ctx); err != nil {
 		p.stopWatchers()
+		p.beginClosing()
 		return nil, err
 	}
 	return p, nil

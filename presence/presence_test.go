@@ -104,6 +104,33 @@ func TestPresence_Claim_Race(t *testing.T) {
 	race(t, a, b, names) // now over released names: delete markers
 }
 
+// TestPresence_Others_AfterServerRestart restarts the only server: the
+// watches' consumers go with it, and NATS's client would recreate them
+// only after some ten seconds. The nodes notice within a few heartbeats
+// that their own heartbeats do not come back, and watch again.
+func TestPresence_Others_AfterServerRestart(t *testing.T) {
+	srv := natstest.Start(t)
+	reconnect := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}
+	a, b := mustOpen(t, srv.URL(), fast(), reconnect...), mustOpen(t, srv.URL(), fast(), reconnect...)
+	mustClaim(t, a, "nora", false, true)
+	eventually(t, "nora online in B's Others", seesOnline(b, "nora"))
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	srv.Restart(t)
+	eventually(t, "A claims omar after the restart", func() bool {
+		won, err := a.p.Claim("omar", false)
+		return err == nil && won
+	})
+	seen := eventually(t, "omar online in B's Others", seesOnline(b, "omar"))
+	if limit := 10 * fastHeartbeat; seen > limit {
+		t.Errorf("B saw omar %v after A claimed it, want within %v", seen, limit)
+	}
+	a.p.Release("nora")
+	eventually(t, "nora offline in B's Others", seesOffline(b, "nora"))
+	closeNow(t, a, b)
+}
+
 // TestPresence_NodeDies cuts a node off by closing its connection: it
 // neither heartbeats nor says goodbye.
 func TestPresence_NodeDies(t *testing.T) {

@@ -4,10 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// watched is one of the two watches, of the nodes or the claims bucket.
+type watched struct {
+	kv    jetstream.KeyValue
+	load  func([]jetstream.KeyValueEntry) // the values stored when it starts
+	apply func(jetstream.KeyValueEntry)   // each change after them
+	// rev is the last revision applied; guarded by Presence.mu.
+	rev uint64
+	// stop ends the current watcher. Only start and then heartbeatLoop
+	// restart a watch, so it needs no lock.
+	stop context.CancelFunc
+}
 
 // start says this node is alive, loads both buckets through their
 // watches, and starts the goroutines that keep the view up to date, send
@@ -16,49 +27,77 @@ import (
 // started with).
 func (p *Presence) start(ctx context.Context) error {
 	p.watching, p.stopWatching = context.WithCancel(context.Background())
-	detach := context.AfterFunc(ctx, p.stopWatching)
-	if err := p.beat(ctx); err != nil {
+	p.closing, p.beginClosing = context.WithCancel(context.Background())
+	first, err := p.beat(ctx)
+	if err != nil {
 		return fmt.Errorf("presence: first heartbeat: %w", err)
 	}
-	nw, err := p.watch(ctx, p.nodes, p.loadNodes)
-	if err != nil {
-		return fmt.Errorf("presence: watch %s: %w", p.nodes.Bucket(), err)
-	}
-	cw, err := p.watch(ctx, p.claims, p.loadClaims)
-	if err != nil {
-		return fmt.Errorf("presence: watch %s: %w", p.claims.Bucket(), err)
-	}
-	if !detach() {
-		return fmt.Errorf("presence: open: %w", ctx.Err())
+	p.nodesW = &watched{kv: p.nodes, load: p.loadNodes, apply: p.applyNode}
+	p.claimsW = &watched{kv: p.claims, load: p.loadClaims, apply: p.applyClaim}
+	for _, w := range []*watched{p.nodesW, p.claimsW} {
+		if err := p.watch(ctx, w, 0); err != nil {
+			return err
+		}
 	}
 	p.senders.Add(2)
-	go p.heartbeatLoop()
+	go p.heartbeatLoop(first)
 	go p.releaseLoop()
-	p.loops.Add(3)
-	go p.follow(nw, p.applyNode)
-	go p.follow(cw, p.applyClaim)
+	p.loops.Add(1)
 	go p.lostLoop()
 	return nil
 }
 
-// watch starts a watch of every key of kv, which lives until Close, and
-// hands load the entries it delivers before its end-of-initial-values
-// marker (nil). ctx bounds the wait for them.
-func (p *Presence) watch(ctx context.Context, kv jetstream.KeyValue, load func([]jetstream.KeyValueEntry)) (jetstream.KeyWatcher, error) {
-	w, err := kv.WatchAll(p.watching)
-	if err != nil {
-		return nil, err
+// watch starts a watcher of w's bucket, from the start or after revision
+// from, hands w.load the values it delivers before its end-of-initial-
+// values marker (nil), then follows it in a goroutine and ends w's
+// previous watcher, if any. ctx bounds the start; the watcher lives until
+// Close or the next watch of w (a watcher ends with the context it was
+// started with, which must not be ctx).
+func (p *Presence) watch(ctx context.Context, w *watched, from uint64) error {
+	wctx, stop := context.WithCancel(p.watching)
+	detach := context.AfterFunc(ctx, stop)
+	var opts []jetstream.WatchOpt
+	if from > 0 {
+		opts = append(opts, jetstream.ResumeFromRevision(from+1))
 	}
+	kw, err := w.kv.WatchAll(wctx, opts...)
+	var initial []jetstream.KeyValueEntry
+	if err == nil {
+		initial, err = loadInitial(ctx, kw)
+	}
+	if err == nil && !detach() {
+		err = ctx.Err()
+	}
+	if err != nil {
+		stop()
+		return fmt.Errorf("presence: watch %s: %w", w.kv.Bucket(), err)
+	}
+	w.load(initial)
+	p.mu.Lock()
+	for _, e := range initial {
+		w.rev = max(w.rev, e.Revision())
+	}
+	p.mu.Unlock()
+	if w.stop != nil {
+		w.stop()
+	}
+	w.stop = stop
+	p.loops.Add(1)
+	go p.follow(wctx, kw, w)
+	return nil
+}
+
+// loadInitial returns the entries kw delivers before its marker.
+func loadInitial(ctx context.Context, kw jetstream.KeyWatcher) ([]jetstream.KeyValueEntry, error) {
 	var initial []jetstream.KeyValueEntry
 	for {
 		select {
-		case e, ok := <-w.Updates():
+		case e, ok := <-kw.Updates():
 			if !ok {
 				return nil, errors.New("watch ended while loading")
 			}
 			if e == nil {
-				load(initial)
-				return w, nil
+				return initial, nil
 			}
 			initial = append(initial, e)
 		case <-ctx.Done():
@@ -67,20 +106,56 @@ func (p *Presence) watch(ctx context.Context, kv jetstream.KeyValue, load func([
 	}
 }
 
-// follow applies each entry the watch delivers until the watch ends: at
-// Close, or when the nats.Conn is closed. A watch survives reconnects;
-// once it has ended, this node's view only ages: every other node's
-// heartbeat gets older than NodeTTL, and Others lists nobody.
-func (p *Presence) follow(w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry)) {
+// follow applies each entry kw delivers until kw ends: at Close, when w
+// is watched again, or when the nats.Conn is closed. Two watchers of w may
+// overlap for a moment; applying an entry twice, or an older one after a
+// newer, changes nothing.
+func (p *Presence) follow(ctx context.Context, kw jetstream.KeyWatcher, w *watched) {
 	defer p.loops.Done()
-	for e := range w.Updates() {
-		if e != nil {
-			apply(e)
+	for e := range kw.Updates() {
+		if e == nil {
+			continue
+		}
+		w.apply(e)
+		p.mu.Lock()
+		w.rev = max(w.rev, e.Revision())
+		p.mu.Unlock()
+	}
+	if ctx.Err() == nil {
+		p.opt.Logger.Error("presence: watch ended before Close (NATS connection closed?); this node's view of who is online only ages", "node", p.opt.Node, "bucket", w.kv.Bucket())
+	}
+}
+
+// stalled says whether the nodes watch has yet to deliver this node's
+// heartbeat of revision rev. heartbeatLoop asks it a Heartbeat after it
+// put that one.
+func (p *Presence) stalled(rev uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nodesW.rev < rev
+}
+
+// rewatch replaces both watchers by new ones that resume after the last
+// revision applied. NATS's client recreates a watch whose consumer a
+// server took down (a restart, a failed server of a cluster) only after
+// missing its idle heartbeats for some ten seconds; meanwhile this node
+// would count every other node dead, and see no claim come or go. The
+// claims watch is replaced too: its consumer usually shares the failed
+// server.
+func (p *Presence) rewatch() {
+	for _, w := range []*watched{p.nodesW, p.claimsW} {
+		p.mu.Lock()
+		from := w.rev
+		p.mu.Unlock()
+		ctx, cancel := context.WithTimeout(p.closing, opTimeout)
+		err := p.watch(ctx, w, from)
+		cancel()
+		if err != nil {
+			p.opt.Logger.Warn("presence: restarting a watch failed; trying again after the next heartbeat", "node", p.opt.Node, "err", err)
+			return
 		}
 	}
-	if !p.isClosed() {
-		p.opt.Logger.Error("presence: watch ended before Close (NATS connection closed?); this node no longer sees who is online", "node", p.opt.Node)
-	}
+	p.opt.Logger.Info("presence: watches restarted: one stopped delivering", "node", p.opt.Node)
 }
 
 // stopWatchers ends the watches by cancelling their context: the
@@ -89,88 +164,4 @@ func (p *Presence) follow(w jetstream.KeyWatcher, apply func(jetstream.KeyValueE
 // timeout, without holding up Close (KeyWatcher.Stop would wait for that).
 func (p *Presence) stopWatchers() {
 	p.stopWatching()
-}
-
-// loadNodes records the heartbeats stored when Open began to watch. They
-// arrived now, but were sent earlier: each is dated back by how much
-// older it is than the newest, this node's own heartbeat put just before.
-// Only differences of the server's timestamps are used, never a
-// comparison of the server's clock with this node's.
-func (p *Presence) loadNodes(initial []jetstream.KeyValueEntry) {
-	var newest time.Time
-	for _, e := range initial {
-		if e.Created().After(newest) {
-			newest = e.Created()
-		}
-	}
-	now := p.opt.Now()
-	for _, e := range initial {
-		p.applyNodeAt(e, now.Add(-newest.Sub(e.Created())))
-	}
-}
-
-// applyNode records a heartbeat as it arrives, or a node's goodbye.
-func (p *Presence) applyNode(e jetstream.KeyValueEntry) {
-	p.applyNodeAt(e, p.opt.Now())
-}
-
-// applyNodeAt records that the node of e was alive at the given time, or,
-// for a deleted key, that the node closed and is gone.
-func (p *Presence) applyNodeAt(e jetstream.KeyValueEntry, at time.Time) {
-	node, err := nameOf(e.Key())
-	if err != nil {
-		p.opt.Logger.Warn("presence: foreign key in nodes bucket", "key", e.Key())
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(p.heard, node)
-		return
-	}
-	if at.After(p.heard[node]) {
-		p.heard[node] = at
-	}
-}
-
-// loadClaims records the claims stored when Open began to watch.
-func (p *Presence) loadClaims(initial []jetstream.KeyValueEntry) {
-	for _, e := range initial {
-		p.applyClaim(e)
-	}
-}
-
-// applyClaim records a change of a claim. If the key was this node's and
-// a newer revision names another node, or deletes a claim this node did
-// not release, the name was taken from this node: it goes to Lost.
-func (p *Presence) applyClaim(e jetstream.KeyValueEntry) {
-	name, err := nameOf(e.Key())
-	if err != nil {
-		p.opt.Logger.Warn("presence: foreign key in claims bucket", "key", e.Key())
-		return
-	}
-	c := claim{name: name, rev: e.Revision()}
-	if e.Operation() == jetstream.KeyValuePut {
-		c.node = string(e.Value())
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c.rev < p.names[e.Key()].rev {
-		return // hold recorded a later claim of this node's already
-	}
-	p.names[e.Key()] = c
-	if rev, ok := p.own[e.Key()]; ok && c.rev > rev {
-		if c.node == p.opt.Node {
-			p.own[e.Key()] = c.rev
-		} else {
-			p.loseLocked(e.Key(), name)
-		}
-	}
-}
-
-// aliveLocked says whether node was heard from within NodeTTL of now.
-// p.mu must be held.
-func (p *Presence) aliveLocked(node string, now time.Time) bool {
-	at, ok := p.heard[node]
-	return ok && now.Sub(at) < p.opt.NodeTTL
 }
