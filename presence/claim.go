@@ -105,10 +105,9 @@ func (p *Presence) mayTake(ctx context.Context, c claim, takeover bool) (bool, e
 // still on its way here: the nodes bucket, which drops what is older than
 // NodeTTL, is asked.
 func (p *Presence) alive(ctx context.Context, node string) (bool, error) {
-	now := p.opt.Now()
 	p.mu.Lock()
 	_, known := p.heard[node]
-	alive := p.aliveLocked(node, now)
+	alive := p.aliveLocked(node)
 	p.mu.Unlock()
 	if known {
 		return alive, nil

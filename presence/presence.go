@@ -9,10 +9,12 @@
 // exactly one of them wins.
 //
 // The nodes bucket holds one key per live node, put again every Heartbeat.
-// Each node watches both buckets: a node it has not heard from within
-// NodeTTL is dead, and the names it held count as offline. Node ids are
-// never reused (a restarted process is a new node), so a dead node's
-// claims stay in the bucket, harmless, until someone claims the name.
+// Each node watches both buckets: a node whose heartbeats it has not
+// received for NodeTTL, while receiving its own, is dead, and the names it
+// held count as offline, within NodeTTL and a Heartbeat of its death. Node
+// ids are never reused (a restarted process is a new node), so a dead
+// node's claims stay in the bucket, harmless, until someone claims the
+// name.
 //
 // The package knows NATS and names; it knows nothing of chat, sockets or
 // passwords: whether a takeover is allowed is the caller's decision.
@@ -81,9 +83,10 @@ type Options struct {
 	// Heartbeat is how often the node says it is alive; 0 means
 	// DefaultHeartbeat.
 	Heartbeat time.Duration
-	// NodeTTL is how long a node may go unheard before it counts as dead
-	// and its users as offline; 0 means DefaultNodeTTL. It is also the age
-	// at which the nodes bucket, when Open creates it, drops a heartbeat.
+	// NodeTTL is how long a node may go unheard, while this node hears
+	// its own heartbeats, before it counts as dead and its users as
+	// offline; 0 means DefaultNodeTTL. It is also the age at which the
+	// nodes bucket, when Open creates it, drops a heartbeat.
 	NodeTTL time.Duration
 	// Now is the clock that times heartbeats as they arrive; nil means
 	// time.Now.
@@ -128,9 +131,8 @@ func (o Options) withDefaults() (Options, error) {
 // goroutines keep up to date, and releases are sent, in the order of the
 // Release calls, by a goroutine of their own. A Presence lives until Close,
 // which must be called once its node stops serving; after Close, Claim
-// returns ErrClosed, Release does nothing, Others answers from what the
-// watches last saw (names fade as their nodes' heartbeats age past
-// NodeTTL), and the Lost channel is closed. The nats.Conn stays the caller's:
+// returns ErrClosed, Release does nothing, Others answers from the view
+// as the watches left it, and the Lost channel is closed. The nats.Conn stays the caller's:
 // Presence never closes it, and it must outlive the Presence for Close to
 // take the node's claims offline.
 type Presence struct {
@@ -249,13 +251,14 @@ func (p *Presence) Lost() <-chan string { return p.lostC }
 
 // Others returns the names online on other live nodes, in no order, as
 // this node's watch of the buckets knows them. It never waits for NATS.
+// While this node does not hear its own heartbeats (NATS is unreachable),
+// its view is frozen: no node counts as dead until it hears itself again.
 func (p *Presence) Others() []string {
-	now := p.opt.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
 	for _, c := range p.names {
-		if c.node != "" && c.node != p.opt.Node && p.aliveLocked(c.node, now) {
+		if c.node != "" && c.node != p.opt.Node && p.aliveLocked(c.node) {
 			out = append(out, c.name)
 		}
 	}

@@ -104,6 +104,25 @@ func TestPresence_Claim_Race(t *testing.T) {
 	race(t, a, b, names) // now over released names: delete markers
 }
 
+// TestPresence_Others_FrozenWhileCutOff cuts both nodes off from NATS for
+// longer than NodeTTL: neither hears the other, nor itself, so neither
+// counts the other dead; its view freezes.
+func TestPresence_Others_FrozenWhileCutOff(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := mustOpen(t, srv.URL(), fast()), mustOpen(t, srv.URL(), fast())
+	mustClaim(t, a, "mia", false, true)
+	eventually(t, "mia online in B's Others", seesOnline(b, "mia"))
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	for end := time.Now().Add(2 * fastNodeTTL); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !slices.Contains(b.p.Others(), "mia") {
+			t.Fatal("mia went from B's Others while B could not hear itself either")
+		}
+	}
+	a.nc.Close() // so that Close does not wait for the server
+	b.nc.Close()
+}
+
 // TestPresence_Others_AfterServerRestart restarts the only server: the
 // watches' consumers go with it, and NATS's client would recreate them
 // only after some ten seconds. The nodes notice within a few heartbeats

@@ -83,9 +83,14 @@ func (p *Presence) applyClaim(e jetstream.KeyValueEntry) {
 	}
 }
 
-// aliveLocked says whether node was heard from within NodeTTL of now.
-// p.mu must be held.
-func (p *Presence) aliveLocked(node string, now time.Time) bool {
+// aliveLocked says whether node was heard from within NodeTTL before this
+// node last heard itself. Its own heartbeat, put every Heartbeat, is the
+// watch's clock: while the watch delivers nothing (NATS is unreachable,
+// or a restarted server lost the watch's consumer, which NATS's client
+// recreates only after some seconds), that clock stops, and the view
+// freezes rather than counting every other node dead. So a node is dead
+// only if the stream went on for NodeTTL without it. p.mu must be held.
+func (p *Presence) aliveLocked(node string) bool {
 	at, ok := p.heard[node]
-	return ok && now.Sub(at) < p.opt.NodeTTL
+	return ok && p.heard[p.opt.Node].Sub(at) < p.opt.NodeTTL
 }

@@ -122,7 +122,7 @@ func (p *Presence) follow(ctx context.Context, kw jetstream.KeyWatcher, w *watch
 		p.mu.Unlock()
 	}
 	if ctx.Err() == nil {
-		p.opt.Logger.Error("presence: watch ended before Close (NATS connection closed?); this node's view of who is online only ages", "node", p.opt.Node, "bucket", w.kv.Bucket())
+		p.opt.Logger.Error("presence: watch ended before Close (NATS connection closed?); this node's view of who is online is frozen", "node", p.opt.Node, "bucket", w.kv.Bucket())
 	}
 }
 
@@ -138,10 +138,10 @@ func (p *Presence) stalled(rev uint64) bool {
 // rewatch replaces both watchers by new ones that resume after the last
 // revision applied. NATS's client recreates a watch whose consumer a
 // server took down (a restart, a failed server of a cluster) only after
-// missing its idle heartbeats for some ten seconds; meanwhile this node
-// would count every other node dead, and see no claim come or go. The
-// claims watch is replaced too: its consumer usually shares the failed
-// server.
+// missing its idle heartbeats for some ten seconds; meanwhile this node's
+// view stays frozen, and a dead node's users would stay online longer
+// than NodeTTL. The claims watch is replaced too: its consumer usually
+// shares the failed server.
 func (p *Presence) rewatch() {
 	for _, w := range []*watched{p.nodesW, p.claimsW} {
 		p.mu.Lock()
