@@ -2,7 +2,9 @@ package presence_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +165,39 @@ func race(t *testing.T, a, b *node, names []string) {
 	for _, name := range names {
 		if wins[name] != 1 {
 			t.Errorf("%q: %d claims won, want exactly 1", name, wins[name])
+		}
+	}
+}
+
+// logSignal is a slog.Handler that sends the message of each warning or
+// error on its channel, for tests that wait for what a Presence logs. It
+// drops a message when the channel is full.
+type logSignal chan string
+
+func (h logSignal) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h logSignal) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h logSignal) WithGroup(string) slog.Handler                { return h }
+
+func (h logSignal) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Message:
+	default:
+	}
+	return nil
+}
+
+// waitLog waits for a message that begins with prefix on logs.
+func waitLog(t testing.TB, logs logSignal, prefix string) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case msg := <-logs:
+			if strings.HasPrefix(msg, prefix) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no log %q in %v", prefix, waitLimit)
 		}
 	}
 }

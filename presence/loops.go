@@ -2,6 +2,7 @@ package presence
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,40 +51,67 @@ func (p *Presence) heartbeatLoop(last uint64) {
 }
 
 // releaseLoop sends the queued releases in order until Close, then sends
-// those Close queued, bounded by Close's deadline.
+// those Close queued, bounded by Close's deadline. A release that NATS
+// fails (not one refused because the claim is no longer this node's) is
+// sent again, before those queued after it, every Heartbeat until it
+// works: a user who leaves during a NATS outage must not stay online
+// while the node lives.
 func (p *Presence) releaseLoop() {
 	defer p.senders.Done()
+	var retry <-chan time.Time
+	failing := false
 	for {
 		select {
 		case <-p.releaseWake:
-			p.sendReleases(context.Background(), opTimeout)
+		case <-retry:
 		case <-p.closing.Done():
 			ctx, cancel := context.WithDeadline(context.Background(), p.closeDeadline)
 			defer cancel()
-			p.sendReleases(ctx, closeTimeout)
+			_ = p.sendReleases(ctx, false)
 			return
+		}
+		err := p.sendReleases(context.Background(), true)
+		switch {
+		case err != nil && !failing:
+			p.opt.Logger.Warn("presence: release failed; retrying every heartbeat", "node", p.opt.Node, "err", err)
+		case err == nil && failing:
+			p.opt.Logger.Info("presence: releases work again", "node", p.opt.Node)
+		}
+		failing, retry = err != nil, nil
+		if failing {
+			retry = time.After(p.opt.Heartbeat)
 		}
 	}
 }
 
-// sendReleases deletes the queued claims, each only if it is still at the
-// revision this node wrote; each delete is bounded by timeout and ctx.
-func (p *Presence) sendReleases(ctx context.Context, timeout time.Duration) {
+// sendReleases deletes the queued claims in order, each only if it is
+// still at the revision this node wrote, each bounded by opTimeout and
+// ctx. If keep, the first delete that NATS fails ends it: that release
+// and those after it go back to the front of the queue, and it returns
+// the error. Otherwise it logs each failure and goes on.
+func (p *Presence) sendReleases(ctx context.Context, keep bool) error {
 	for {
 		p.mu.Lock()
 		queue := p.release
 		p.release = nil
 		p.mu.Unlock()
 		if len(queue) == 0 {
-			return
+			return nil
 		}
-		for _, h := range queue {
-			opCtx, cancel := context.WithTimeout(ctx, timeout)
+		for i, h := range queue {
+			opCtx, cancel := context.WithTimeout(ctx, opTimeout)
 			err := p.claims.Delete(opCtx, h.key, jetstream.LastRevision(h.rev))
 			cancel()
-			if err != nil && !isConflict(err) {
-				p.opt.Logger.Warn("presence: release failed; the name stays online until this node counts as dead", "key", h.key, "err", err)
+			if err == nil || isConflict(err) {
+				continue
 			}
+			if keep {
+				p.mu.Lock()
+				p.release = slices.Concat(queue[i:], p.release)
+				p.mu.Unlock()
+				return err
+			}
+			p.opt.Logger.Warn("presence: release failed at close; other nodes count the name offline once this node counts as dead", "key", h.key, "err", err)
 		}
 	}
 }

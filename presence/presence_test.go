@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -102,6 +103,33 @@ func TestPresence_Claim_Race(t *testing.T) {
 		eventually(t, name+" offline in B's Others", seesOffline(b, name))
 	}
 	race(t, a, b, names) // now over released names: delete markers
+}
+
+// TestPresence_Release_Retried releases a name while NATS is down: the
+// release fails, and is sent again once NATS is back. Claims show it: the
+// name is free, while the node's other name is still its own.
+func TestPresence_Release_Retried(t *testing.T) {
+	srv := natstest.Start(t)
+	logs := make(logSignal, 16)
+	reconnect := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}
+	a := mustOpen(t, srv.URL(), presence.Options{Logger: slog.New(logs)},
+		append(reconnect, nats.ReconnectBufSize(-1))...) // publish fails at once while disconnected
+	b := mustOpen(t, srv.URL(), presence.Options{}, reconnect...)
+	mustClaim(t, a, "kim", false, true)
+	mustClaim(t, a, "lee", false, true)
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	eventually(t, "A disconnected", func() bool { return a.nc.Status() == nats.RECONNECTING })
+	a.p.Release("kim")
+	waitLog(t, logs, "presence: release failed")
+	srv.Restart(t)
+	eventually(t, "B claims kim", func() bool {
+		won, err := b.p.Claim("kim", false)
+		return err == nil && won
+	})
+	mustClaim(t, b, "lee", false, false)
+	closeNow(t, a, b)
 }
 
 // TestPresence_Others_FrozenWhileCutOff cuts both nodes off from NATS for
