@@ -21,10 +21,13 @@ const maxAttempts = 4
 //
 // The server decides every claim: each write is conditional on the key's
 // revision, so of two nodes racing for a free name exactly one wins, and
-// the other, re-reading, finds a live holder. The first write goes by this
-// node's watch (usually one round trip); only a write that loses, or a
-// refusal, reads the key from the server first. Claim waits at most a few
-// seconds; it returns NATS errors, ErrContended, and ErrClosed after Close.
+// the other, learning the winner's write, finds a live holder. The first
+// write is based on this node's watch (usually one round trip, all a
+// claim takes); a refusal on a fresh read of the key; a write that lost
+// on the write that beat it, as the watch delivers it.
+// Whether a holder is alive is this node's view (see Others). Claim waits
+// at most a few seconds; it returns NATS errors (an empty name is one),
+// ErrContended, and ErrClosed after Close.
 func (p *Presence) Claim(name string, takeover bool) (bool, error) {
 	p.closeMu.RLock()
 	defer p.closeMu.RUnlock()
@@ -49,7 +52,7 @@ func (p *Presence) Claim(name string, takeover bool) (bool, error) {
 				return true, nil
 			}
 			if isConflict(err) {
-				cur, err = p.read(ctx, key)
+				cur, err = p.await(ctx, key, cur.rev)
 			}
 		}
 		if err != nil {
@@ -79,6 +82,42 @@ func (p *Presence) read(ctx context.Context, key string) (claim, error) {
 		return claim{}, err
 	}
 	return claim{node: string(e.Value()), rev: e.Revision()}, nil
+}
+
+// await waits until this node's watch shows key at a revision newer than
+// rev, that of a write that lost a race, and returns that claim. A read
+// could be answered by a replica that has not stored the winning write
+// yet (KV buckets let any replica answer), and then the loser would try
+// again and lose again; the watch delivers every write, in order.
+func (p *Presence) await(ctx context.Context, key string, rev uint64) (claim, error) {
+	for {
+		p.mu.Lock()
+		c := p.names[key]
+		if c.rev > rev {
+			p.mu.Unlock()
+			return c, nil
+		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return claim{}, ctx.Err()
+		}
+	}
+}
+
+// setNameLocked records c as key's claim and wakes those who await a
+// change. p.mu must be held.
+func (p *Presence) setNameLocked(key string, c claim) {
+	p.names[key] = c
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
 }
 
 // write stores this node as the holder of key, if the key is still at c's
@@ -133,7 +172,7 @@ func (p *Presence) hold(key, name string, rev uint64) {
 		return
 	}
 	if rev > c.rev {
-		p.names[key] = claim{name: name, node: p.opt.Node, rev: rev}
+		p.setNameLocked(key, claim{name: name, node: p.opt.Node, rev: rev})
 	}
 	if rev > p.own[key] {
 		p.own[key] = rev

@@ -143,6 +143,7 @@ type Presence struct {
 	closeMu sync.RWMutex // held shared by Claim, exclusively by Close
 	mu      sync.Mutex
 	names   map[string]claim     // by key, as the claims watch last saw them
+	changed chan struct{}        // closed when names changes; nil until awaited
 	heard   map[string]time.Time // by node id: when its last heartbeat arrived
 	own     map[string]uint64    // by key: revision of this node's claims
 	release []held               // queued by Release, sent by releaseLoop

@@ -73,7 +73,7 @@ func (p *Presence) applyClaim(e jetstream.KeyValueEntry) {
 	if c.rev < p.names[e.Key()].rev {
 		return // hold recorded a later claim of this node's already
 	}
-	p.names[e.Key()] = c
+	p.setNameLocked(e.Key(), c)
 	if rev, ok := p.own[e.Key()]; ok && c.rev > rev {
 		if c.node == p.opt.Node {
 			p.own[e.Key()] = c.rev
