@@ -1,6 +1,7 @@
 package presence_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -8,7 +9,31 @@ import (
 	"github.com/chateau/chateau/internal/natstest"
 	"github.com/chateau/chateau/presence"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
+
+// errNoPeers is JetStream's error code for "no suitable peers for
+// placement": a cluster that has just elected its meta leader may not
+// know yet that its other servers are online.
+const errNoPeers jetstream.ErrorCode = 10005
+
+// mustOpenFirst opens the first node on a new cluster, which creates the
+// replicated buckets, once the cluster knows its servers are online.
+func mustOpenFirst(t *testing.T, url string, opt presence.Options, connOpts ...nats.Option) *node {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		n, err := open(t, url, opt, connOpts...)
+		if err == nil {
+			return n
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errNoPeers || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // replicated returns fast Options for buckets with three replicas.
 func replicated() presence.Options {
@@ -23,7 +48,7 @@ func replicated() presence.Options {
 // server does.
 func TestPresence_Cluster_ClaimRace(t *testing.T) {
 	servers := natstest.StartCluster(t, 3)
-	a := mustOpen(t, servers[0].URL(), replicated())
+	a := mustOpenFirst(t, servers[0].URL(), replicated())
 	b := mustOpen(t, servers[1].URL(), replicated())
 	names := make([]string, 20)
 	for i := range names {
@@ -44,7 +69,7 @@ func TestPresence_Cluster_ClaimRace(t *testing.T) {
 // learns that it lost the name.
 func TestPresence_Cluster_LostWhileCutOff(t *testing.T) {
 	servers := natstest.StartCluster(t, 3)
-	a := mustOpen(t, servers[0].URL(), replicated(),
+	a := mustOpenFirst(t, servers[0].URL(), replicated(),
 		nats.IgnoreDiscoveredServers(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	b := mustOpen(t, servers[1].URL(), replicated())
 	mustClaim(t, a, "ivy", false, true)

@@ -2,6 +2,7 @@ package presence_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -45,16 +46,25 @@ type node struct {
 // the test ends it closes both, the Presence first.
 func mustOpen(t testing.TB, url string, opt presence.Options, connOpts ...nats.Option) *node {
 	t.Helper()
+	n, err := open(t, url, opt, connOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// open is mustOpen that returns its error.
+func open(t testing.TB, url string, opt presence.Options, connOpts ...nats.Option) (*node, error) {
 	nc, err := nats.Connect(url, connOpts...)
 	if err != nil {
-		t.Fatalf("connect %s: %v", url, err)
+		return nil, fmt.Errorf("connect %s: %w", url, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	p, err := presence.Open(ctx, nc, opt)
 	if err != nil {
 		nc.Close()
-		t.Fatalf("open presence: %v", err)
+		return nil, fmt.Errorf("open presence: %w", err)
 	}
 	t.Cleanup(func() {
 		if err := p.Close(); err != nil {
@@ -62,7 +72,7 @@ func mustOpen(t testing.TB, url string, opt presence.Options, connOpts ...nats.O
 		}
 		nc.Close()
 	})
-	return &node{nc: nc, p: p}
+	return &node{nc: nc, p: p}, nil
 }
 
 // closeNow closes the nodes' Presences before the test ends. A test that

@@ -56,13 +56,13 @@ func TestPresence_Release_NotHeld(t *testing.T) {
 			a, b, c := mustOpen(t, url, fast()), mustOpen(t, url, fast()), mustOpen(t, url, fast())
 			mustClaim(t, a, "alice", false, true)
 			mustClaim(t, a, "marker", false, true)
+			eventually(t, "marker online in C's Others", seesOnline(c, "marker"))
 			mustClaim(t, b, "alice", true, true)
 			if tc.waitLost {
 				mustLose(t, a, "alice")
 			}
 			a.p.Release("alice")
 			a.p.Release("marker") // sent after alice's: once it is gone, so is alice's release
-			eventually(t, "marker online in C's Others", seesOnline(c, "marker"))
 			eventually(t, "marker offline in C's Others", seesOffline(c, "marker"))
 			mustClaim(t, c, "alice", false, false)
 			if !slices.Contains(c.p.Others(), "alice") {
