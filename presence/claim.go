@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// maxAttempts bounds the writes of one Claim. Each write that loses a race
-// is followed by a fresh read, after which a Claim usually wins or sees a
+// maxAttempts bounds the writes of one Claim. After a write that loses a
+// race, Claim knows the write that beat it, and usually wins or sees a
 // live holder; only a name that others claim and release at once needs
 // more.
 const maxAttempts = 4
@@ -21,10 +21,9 @@ const maxAttempts = 4
 //
 // The server decides every claim: each write is conditional on the key's
 // revision, so of two nodes racing for a free name exactly one wins, and
-// the other, learning the winner's write, finds a live holder. The first
-// write is based on this node's watch (usually one round trip, all a
-// claim takes); a refusal on a fresh read of the key; a write that lost
-// on the write that beat it, as the watch delivers it.
+// the other, once its watch shows the winner's write, finds a live holder.
+// The first write is based on this node's view (one round trip, usually
+// all a claim takes); a refusal on a read of the key from the server.
 // Whether a holder is alive is this node's view (see Others). Claim waits
 // at most a few seconds; it returns NATS errors (an empty name is one),
 // ErrContended, and ErrClosed after Close.
@@ -71,17 +70,22 @@ func (p *Presence) seen(key string) claim {
 	return p.names[key]
 }
 
-// read is the claim of key as the server holds it now; the zero claim if
-// there is none.
+// read is the claim of key as the server holds it now (the zero claim if
+// there is none), or as the watch shows it if that is newer: a replica
+// that has not stored the latest writes yet may answer the read.
 func (p *Presence) read(ctx context.Context, key string) (claim, error) {
+	var c claim
 	e, err := p.claims.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return claim{}, nil
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		c = claim{node: string(e.Value()), rev: e.Revision()}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
 		return claim{}, err
 	}
-	return claim{node: string(e.Value()), rev: e.Revision()}, nil
+	if w := p.seen(key); w.rev > c.rev {
+		return w, nil
+	}
+	return c, nil
 }
 
 // await waits until this node's watch shows key at a revision newer than
