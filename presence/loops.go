@@ -70,8 +70,9 @@ func (p *Presence) releaseLoop() {
 			_ = p.sendReleases(ctx, false)
 			return
 		}
-		err := p.sendReleases(context.Background(), true)
+		err := p.sendReleases(p.closing, true) // one Close cuts short goes back to the queue
 		switch {
+		case p.closing.Err() != nil:
 		case err != nil && !failing:
 			p.opt.Logger.Warn("presence: release failed; retrying every heartbeat", "node", p.opt.Node, "err", err)
 		case err == nil && failing:
