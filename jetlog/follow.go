@@ -108,7 +108,7 @@ func (l *Log) followOn(ctx context.Context, next func() uint64, fn func(*jetstre
 			return err
 		}
 		if next() != start {
-			pause, failed = retryFirst, 1
+			pause, failed = retryFirst, 0
 		}
 		if tries > 0 && failed >= tries {
 			return err
