@@ -3,9 +3,12 @@
 //
 // The log knows ids, bytes and NATS; it knows nothing of chat. Each record
 // is one message of the stream; the stream's sequence is the log's order.
-// Every node runs a tail: one ordered consumer that reads the whole stream
-// from sequence 1 and keeps going, indexes the id of every sequence and
-// buffers the records for Read.
+// Every node runs a tail: a consumer that reads the whole stream from
+// sequence 1 and keeps going, indexes the id of every sequence and buffers
+// the records for Read. The tail checks the order itself, like nats.go's
+// ordered consumer, and when its consumer fails (a skipped delivery,
+// missed heartbeats, a reconnect) it makes a new one that starts after
+// the last sequence it read.
 //
 // # Ids
 //

@@ -12,10 +12,10 @@ import (
 )
 
 const (
-	// scanResets is how often in a row a Scan's consumer may fail to come
-	// back (after 1, 2, 4, 8 s...) before Scan gives up; the tail never
-	// does.
-	scanResets = 5
+	// scanTries is how often in a row a Scan's consumer may fail without
+	// reading anything (pausing 0.1, 0.2, 0.4... s between) before Scan
+	// gives up; the tail never does.
+	scanTries = 8
 	// keepBuffer is the most records' room the buffer keeps once Read has
 	// emptied it; a larger one, grown by a catch-up, is let go.
 	keepBuffer = 4096
@@ -85,10 +85,11 @@ func (l *Log) Sync(ctx context.Context) error {
 
 // Scan calls fn for each record with an id greater than after (the zero
 // ULID scans from the start), in log order, up to the last record the
-// tail had read when Scan was called. It reads the stream with an ordered
-// consumer of its own, from the first record's sequence. rec.Data is the
-// caller's. An error from fn stops the scan and is returned; so does
-// Close, as eventlog.ErrClosed.
+// tail had read when Scan was called. It reads the stream with a consumer
+// of its own, from the first record's sequence, as the tail does; a
+// consumer that fails is replaced, up to a few times in a row. rec.Data
+// is the caller's. An error from fn stops the scan and is returned; so
+// does Close, as eventlog.ErrClosed.
 func (l *Log) Scan(after ulid.ULID, fn func(rec eventlog.Record) error) error {
 	if l.isClosed() {
 		return eventlog.ErrClosed
@@ -103,12 +104,7 @@ func (l *Log) Scan(after ulid.ULID, fn func(rec eventlog.Record) error) error {
 	}
 	next := uint64(i) + 1
 	var fnErr error
-	cfg := jetstream.OrderedConsumerConfig{OptStartSeq: next, MaxResetAttempts: scanResets}
-	err := l.follow(l.ctx, cfg, func(msg jetstream.Msg) error {
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("message metadata: %w", err)
-		}
+	handle := func(meta *jetstream.MsgMetadata, msg jetstream.Msg) error {
 		if seq := meta.Sequence.Stream; seq != next {
 			return fmt.Errorf("%w: sequence %d where %d was due", ErrStreamGap, seq, next)
 		}
@@ -120,7 +116,11 @@ func (l *Log) Scan(after ulid.ULID, fn func(rec eventlog.Record) error) error {
 		}
 		next++
 		return nil
-	})
+	}
+	final := func(err error) bool {
+		return fnErr != nil || errors.Is(err, errScanned) || errors.Is(err, ErrStreamGap)
+	}
+	err := l.followOn(l.ctx, func() uint64 { return next }, handle, final, scanTries)
 	switch {
 	case fnErr != nil:
 		return fnErr

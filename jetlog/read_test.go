@@ -137,3 +137,34 @@ func TestLog_StreamGap(t *testing.T) {
 		t.Errorf("Append over a gap = %v, want ErrStreamGap", err)
 	}
 }
+
+// TestLog_Tail_ConsumerDeleted deletes the tail's consumer under it, as
+// an operator or the server's cleanup might: the tail makes a new one and
+// goes on from where it was.
+func TestLog_Tail_ConsumerDeleted(t *testing.T) {
+	url := startServer(t)
+	js := mustJetStream(t, url)
+	l := mustNode(t, url, jetlog.Options{})
+	before := mustAppend(t, l, "before")
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	s, err := js.Stream(ctx, "chateau")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for name := range s.ConsumerNames(ctx).Name() {
+		if err := s.DeleteConsumer(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		deleted++
+	}
+	if deleted != 1 {
+		t.Fatalf("deleted %d consumers, want the tail's one", deleted)
+	}
+	start := time.Now()
+	after := mustAppend(t, l, "after")
+	t.Logf("Append after the deletion took %v", time.Since(start).Round(time.Millisecond))
+	want := []eventlog.Record{{ID: before[0], Data: []byte("before")}, {ID: after[0], Data: []byte("after")}}
+	checkSame(t, "Read after the deletion", readAll(t, l), want)
+}

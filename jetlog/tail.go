@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/chateau/chateau/eventlog"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,22 +14,8 @@ import (
 // Log attribute keys.
 const (
 	keyStream = "stream"
+	keySeq    = "seq"
 	keyErr    = "err"
-)
-
-const (
-	// tailRetry is the pause before the tail follows the stream again
-	// after its consumer gave up (the ordered consumer itself recovers
-	// from reconnects and missed heartbeats without it).
-	tailRetry = time.Second
-	// pullMessages is how many messages a consumer asks the server for
-	// at once: a catch-up over millions of records wants few round trips.
-	pullMessages = 4096
-	// consumerIdle is how long the server keeps a consumer nobody pulls
-	// from: one whose node died, or that was not deleted at its end.
-	consumerIdle = time.Minute
-	// deleteWait bounds the deletion of a consumer that is done.
-	deleteWait = 2 * time.Second
 )
 
 // runTail follows the stream for the Log's lifetime, from the sequence
@@ -38,77 +23,17 @@ const (
 // broken.
 func (l *Log) runTail() {
 	defer close(l.tailDone)
-	for {
-		err := l.follow(l.ctx, jetstream.OrderedConsumerConfig{OptStartSeq: l.readSeq() + 1}, l.apply)
-		if l.ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, ErrStreamGap) || errors.Is(err, errNoIDs) {
-			l.fail(err)
-			return
-		}
-		l.logger.Warn("jetlog: the tail lost the stream; following it again", keyErr, err)
-		select {
-		case <-l.ctx.Done():
-			return
-		case <-time.After(tailRetry):
-		}
-	}
-}
-
-// follow reads the stream with an ordered consumer made from cfg, handing
-// each message to fn, until fn returns an error, ctx ends or the consumer
-// fails for good; it returns why, and deletes the consumer.
-func (l *Log) follow(ctx context.Context, cfg jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) error) error {
-	cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-	cfg.InactiveThreshold = consumerIdle
-	cons, err := l.stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("ordered consumer from sequence %d: %w", cfg.OptStartSeq, err)
-	}
-	defer l.deleteConsumer(cons)
-	it, err := cons.Messages(jetstream.PullMaxMessages(pullMessages))
-	if err != nil {
-		return fmt.Errorf("ordered consumer from sequence %d: %w", cfg.OptStartSeq, err)
-	}
-	defer it.Stop()
-	defer context.AfterFunc(ctx, it.Stop)()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read the stream: %w", err)
-		}
-		if err := fn(msg); err != nil {
-			return err
-		}
-	}
-}
-
-// deleteConsumer deletes the server's side of an ordered consumer that is
-// done, rather than leave it to consumerIdle, if the connection is up.
-func (l *Log) deleteConsumer(cons jetstream.Consumer) {
-	info := cons.CachedInfo()
-	if info == nil || !l.nc.IsConnected() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), deleteWait)
-	defer cancel()
-	if err := l.js.DeleteConsumer(ctx, l.name, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		l.logger.Debug("jetlog: delete a consumer", keyErr, err)
+	final := func(err error) bool { return errors.Is(err, ErrStreamGap) || errors.Is(err, errNoIDs) }
+	next := func() uint64 { return l.readSeq() + 1 }
+	if err := l.followOn(l.ctx, next, l.apply, final, 0); l.ctx.Err() == nil {
+		l.fail(err)
 	}
 }
 
 // apply indexes and buffers one message the tail read. A sequence read
 // before (a consumer starts again where the last one stopped) is skipped;
 // one that skips a sequence is ErrStreamGap.
-func (l *Log) apply(msg jetstream.Msg) error {
-	meta, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("message metadata: %w", err)
-	}
+func (l *Log) apply(meta *jetstream.MsgMetadata, msg jetstream.Msg) error {
 	seq := meta.Sequence.Stream
 	proposal := proposalOf(msg.Headers().Get(idHeader), meta.Timestamp)
 	rec := eventlog.Record{Data: bytes.Clone(msg.Data())}
@@ -126,6 +51,7 @@ func (l *Log) apply(msg jetstream.Msg) error {
 	if n > 0 {
 		prev = l.ids[n-1]
 	}
+	var err error
 	if rec.ID, err = effectiveID(prev, proposal); err != nil {
 		l.mu.Unlock()
 		return fmt.Errorf("sequence %d: %w", seq, err)
