@@ -117,15 +117,25 @@ func (l *Log) batch(entries []eventlog.Entry, proposals []ulid.ULID) []*nats.Msg
 		}
 		msgs[i] = m
 	}
+	if len(msgs) == 1 {
+		// One message is stored whole or not at all by itself; as an
+		// atomic batch, a one-replica stream would first stage it in a
+		// file store of its own, for several milliseconds more.
+		msgs[0].Header.Del(batchIDHeader)
+		msgs[0].Header.Del(batchSeqHeader)
+		return msgs
+	}
 	msgs[len(msgs)-1].Header.Set(batchCommitHeader, "1")
 	return msgs
 }
 
-// batchAck is the server's answer to a batch's commit message.
+// batchAck is the server's answer to a batch's commit message, or to a
+// batch of one message, published alone.
 type batchAck struct {
-	Error *jetstream.APIError `json:"error,omitempty"`
-	Seq   uint64              `json:"seq"`
-	Count int                 `json:"count"`
+	Error     *jetstream.APIError `json:"error,omitempty"`
+	Seq       uint64              `json:"seq"`
+	Count     int                 `json:"count"`
+	Duplicate bool                `json:"duplicate,omitempty"`
 }
 
 // commit sends a batch's messages, the last as a request, and returns the
@@ -148,6 +158,13 @@ func (l *Log) commit(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
 	var ack batchAck
 	if err := json.Unmarshal(resp.Data, &ack); err != nil {
 		return 0, fmt.Errorf("the server's answer %q: %w", resp.Data, err)
+	}
+	if len(msgs) == 1 && ack.Error == nil {
+		if ack.Duplicate {
+			// Stored before: the message was not stored again.
+			return 0, fmt.Errorf("%w: duplicate of sequence %d", eventlog.ErrConflict, ack.Seq)
+		}
+		ack.Count = 1
 	}
 	switch {
 	case ack.Error != nil && isConflict(ack.Error.ErrorCode):
