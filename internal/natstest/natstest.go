@@ -58,18 +58,24 @@ func StartCluster(t testing.TB, n int) []*Server {
 }
 
 // WaitMetaLeader waits until every running server of the cluster knows the
-// JetStream meta leader.
+// JetStream meta leader, and the leader counts every running server as a
+// peer that can hold a stream.
 func WaitMetaLeader(t testing.TB, servers []*Server) {
 	t.Helper()
 	deadline := time.Now().Add(readyWait)
 	for time.Now().Before(deadline) {
-		ready := true
+		ready, running, peers := true, 0, 0
 		for _, s := range servers {
-			if s.Running() && !s.JetStreamIsCurrent() {
-				ready = false
+			if !s.Running() {
+				continue
+			}
+			running++
+			ready = ready && s.JetStreamIsCurrent()
+			if s.JetStreamIsLeader() {
+				peers = len(s.JetStreamClusterPeers())
 			}
 		}
-		if ready {
+		if ready && peers >= running {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
