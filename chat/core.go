@@ -61,11 +61,20 @@ type Core struct {
 	PasswordCost projection.PasswordCost
 	// Now is the login throttle's clock; nil means time.Now.
 	Now func() time.Time
+	// Presence shares who is online with the other nodes of a cluster;
+	// nil means this node is alone. A cluster's Log is a SharedLog.
+	Presence Presence
 
 	throttle *loginThrottle // refuses password attempts after wrong ones (throttle.go)
 	hashes   *hashQueue     // bounds password hashing, running and waiting (login.go)
 
 	stateMu sync.RWMutex // guards State: the sequencer writes, sessions read
+
+	// On a shared log: the log, and a channel closed and replaced each
+	// time the sequencer has applied its records (freshState).
+	shared    SharedLog
+	appliedMu sync.Mutex
+	applied   chan struct{}
 
 	ops     chan op        // to the sequencer, in arrival order per session
 	jobs    sync.WaitGroup // detached answers running (history.go)
@@ -92,6 +101,8 @@ func (c *Core) Start() {
 	}
 	c.throttle = newLoginThrottle(defaultThrottlePolicy())
 	c.hashes = newHashQueue(runtime.GOMAXPROCS(0))
+	c.shared, _ = c.Log.(SharedLog)
+	c.applied = make(chan struct{})
 	c.ops = make(chan op, c.MaxBatch)
 	c.stop = make(chan struct{})
 	c.stopped = make(chan struct{})
@@ -124,6 +135,12 @@ func (c *Core) View(fn func(st *projection.State)) {
 // log order. progress, if not nil, is called every 100,000 events.
 func Rebuild(l Log, progress func(events int)) (*projection.State, error) {
 	st := projection.NewState()
+	if sl, ok := l.(SharedLog); ok {
+		if err := rebuildShared(sl, st, progress); err != nil {
+			return nil, fmt.Errorf("rebuild projections: %w", err)
+		}
+		return st, nil
+	}
 	n := 0
 	err := l.Scan(ulid.ULID{}, func(rec eventlog.Record) error {
 		if err := st.ApplyEncoded(rec.ID, rec.Data); err != nil {

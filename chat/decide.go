@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -49,12 +50,21 @@ func (q *sequencer) decide(s *Session, r *Request) {
 
 // clientList answers a ClientListRequest: who is online, sorted.
 func (q *sequencer) clientList(s *Session, r *Request) {
+	q.answer(s, r, Frame{Type: FrameClientList, Status: StatusOK, MessageID: r.MessageID, Clients: q.everyoneOnline()})
+}
+
+// everyoneOnline returns who is online, here and on the other nodes,
+// sorted.
+func (q *sequencer) everyoneOnline() []string {
 	names := make([]string, 0, len(q.online))
 	for name := range q.online {
 		names = append(names, name)
 	}
+	if q.c.Presence != nil {
+		names = append(names, q.c.Presence.Others()...)
+	}
 	slices.Sort(names)
-	q.answer(s, r, Frame{Type: FrameClientList, Status: StatusOK, MessageID: r.MessageID, Clients: names})
+	return slices.Compact(names)
 }
 
 // isMessage reports whether requests of kind store a message, and so are
@@ -100,8 +110,13 @@ func (q *sequencer) register(s *Session, r *Request) {
 	u, exists := q.c.State.User(r.Username)
 	switch {
 	case !exists:
-		// A new name; with a password, the reader has hashed it.
-		q.propose(s, r, projection.UserRegistered{Username: r.Username, PasswordHash: r.passwordHash}, true)
+		// A new name; with a password, the reader has hashed it. In a
+		// cluster the name is claimed first, so that of two nodes
+		// registering it at once the one that loses the claim answers
+		// 302 rather than sign in to the name the other creates.
+		if q.claimFor(s, r, false) {
+			q.propose(s, r, projection.UserRegistered{Username: r.Username, PasswordHash: r.passwordHash}, true)
+		}
 		return
 	case u.Protected():
 		// The reader checked the password against the hash it saw, and a
@@ -112,9 +127,13 @@ func (q *sequencer) register(s *Session, r *Request) {
 		}
 		if old := q.online[r.Username]; old != nil {
 			q.replace(old)
+		} else if !q.claimFor(s, r, true) {
+			return
 		}
 	case q.online[r.Username] != nil:
-		q.fail(s, r, Reasonf(ErrConflict, "%q is online on another connection", r.Username))
+		q.fail(s, r, errOnline(r.Username))
+		return
+	case !q.claimFor(s, r, false):
 		return
 	}
 	q.login(s, r.Username)
@@ -124,6 +143,39 @@ func (q *sequencer) register(s *Session, r *Request) {
 		// Everything stored so far is replayed; what is stored from now on
 		// is delivered live, held back until the replay is done.
 		q.steps = append(q.steps, step{s: s, event: -1, job: q.c.replay(s.user, r, q.c.State.Last())})
+	}
+}
+
+// errOnline is the 302 of a name online on another connection, here or
+// on another node.
+func errOnline(name string) error {
+	return Reasonf(ErrConflict, "%q is online on another connection", name)
+}
+
+// claimFor claims r's name on the other nodes for s, answering r with 302
+// or 500 and reporting false if it cannot be had.
+func (q *sequencer) claimFor(s *Session, r *Request, takeover bool) bool {
+	if q.c.Presence == nil {
+		return true
+	}
+	ok, err := q.c.Presence.Claim(r.Username, takeover)
+	switch {
+	case err != nil:
+		q.c.Logger.Error("claim a name in the cluster", "user", r.Username, "err", err)
+		q.fail(s, r, fmt.Errorf("%w: the cluster did not answer", ErrStorage))
+		return false
+	case !ok:
+		q.fail(s, r, errOnline(r.Username))
+		return false
+	}
+	return true
+}
+
+// unclaim gives up the name that an event of the batch was to register,
+// if the log did not store it.
+func (q *sequencer) unclaim(e projection.Event) {
+	if u, ok := e.Payload.(projection.UserRegistered); ok && q.c.Presence != nil {
+		q.c.Presence.Release(u.Username)
 	}
 }
 
@@ -145,7 +197,7 @@ func (q *sequencer) replace(old *Session) {
 // nothing more is queued for it while its connection closes.
 func (q *sequencer) dropSlow(s *Session) {
 	if s.user != "" && q.online[s.user] == s {
-		delete(q.online, s.user)
+		q.logout(s.user)
 		q.c.Metrics.SlowDisconnects.Inc()
 		q.c.Logger.Warn("connection closed: too slow", "conn", s.conn.ID, "user", s.user)
 	}
@@ -157,6 +209,14 @@ func (q *sequencer) login(s *Session, name string) {
 	s.user = name
 	s.name.Store(&name)
 	q.online[name] = s
+}
+
+// logout takes name offline, here and for the other nodes.
+func (q *sequencer) logout(name string) {
+	delete(q.online, name)
+	if q.c.Presence != nil {
+		q.c.Presence.Release(name)
+	}
 }
 
 func (q *sequencer) groupMessageInit(s *Session, r *Request) {
@@ -219,11 +279,16 @@ func (q *sequencer) checkMember(s *Session, r *Request) bool {
 }
 
 func (q *sequencer) randomMessage(s *Session, r *Request) {
-	others := make([]string, 0, len(q.online))
-	for name := range q.online {
-		if name != s.user {
-			others = append(others, name)
+	var others []string
+	if q.c.Presence == nil {
+		others = make([]string, 0, len(q.online))
+		for name := range q.online {
+			if name != s.user {
+				others = append(others, name)
+			}
 		}
+	} else {
+		others = slices.DeleteFunc(q.everyoneOnline(), func(name string) bool { return name == s.user })
 	}
 	if len(others) == 0 {
 		q.fail(s, r, Reasonf(ErrNotFound, "nobody else is online"))

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/chateau/chateau/projection"
@@ -22,6 +23,15 @@ func (c *Core) checkPassword(s *Session, r *Request) {
 		return
 	}
 	stored := c.storedHash(r.Username)
+	if stored == nil {
+		// New here; in a cluster, maybe not on another node.
+		if err := c.freshState(); err != nil {
+			c.Logger.Error("sync with the cluster's log", "err", err)
+			r.Err = fmt.Errorf("%w: the cluster's log did not answer", ErrStorage)
+			return
+		}
+		stored = c.storedHash(r.Username)
+	}
 	if len(stored) > 0 {
 		c.verifyPassword(s, r, stored)
 		return

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/projection"
+	"github.com/oklog/ulid/v2"
 )
 
 // op is what sessions hand to the sequencer.
@@ -22,8 +24,16 @@ type requestOp struct {
 // requestOp of that session.
 type goneOp struct{ s *Session }
 
+// readyOp says the shared log has records the node has not applied.
+type readyOp struct{}
+
+// lostOp says another node took name over (Presence.Lost).
+type lostOp struct{ name string }
+
 func (o requestOp) session() *Session { return o.s }
 func (o goneOp) session() *Session    { return o.s }
+func (readyOp) session() *Session     { return nil }
+func (lostOp) session() *Session      { return nil }
 
 // step is one thing to do once the batch is stored, in arrival order: send
 // a ready answer, answer and deliver an event, or close a connection.
@@ -57,6 +67,16 @@ type sequencer struct {
 	next    op                 // an op fill left to start the next batch (waitsForBatch)
 	queued  []*Session         // sessions with frames sent and peers not flushed
 
+	// On a shared log (shared.go): the log, records read past the batch
+	// being stored, which events of the batch the log refused, when the
+	// last Sync started, and whether the next op waits for one.
+	shared   SharedLog
+	later    []eventlog.Record
+	dropped  []bool
+	syncedAt time.Time
+	needSync bool
+	syncErr  error
+
 	stats commitStats
 }
 
@@ -80,7 +100,7 @@ func (st commitStats) log(logger *slog.Logger) {
 type receiptKey struct{ user, messageID string }
 
 func newSequencer(c *Core) *sequencer {
-	return &sequencer{c: c, online: make(map[string]*Session), pending: make(map[receiptKey]int)}
+	return &sequencer{c: c, online: make(map[string]*Session), pending: make(map[receiptKey]int), shared: c.shared}
 }
 
 // run takes every op waiting, up to a batch, stores and answers them, and
@@ -92,23 +112,44 @@ func (q *sequencer) run() {
 		if !ok {
 			return
 		}
+		if q.needSync {
+			q.needSync = false
+			q.syncErr = q.sync()
+		}
 		q.handle(o)
+		q.syncErr = nil
 		q.fill()
 		q.flush()
 	}
 }
 
 // take returns the op that starts the next batch: the one fill left for
-// it, or the next to arrive. Once the core stops it returns what is still
+// it, records of other nodes, a name another node took over, or the next
+// request to arrive. Once the core stops it returns what is still
 // waiting, then false.
 func (q *sequencer) take() (op, bool) {
 	if o := q.next; o != nil {
 		q.next = nil
 		return o, true
 	}
+	if len(q.later) > 0 {
+		return readyOp{}, true
+	}
+	var ready <-chan struct{}
+	if q.shared != nil {
+		ready = q.shared.Ready()
+	}
+	var lost <-chan string
+	if q.c.Presence != nil {
+		lost = q.c.Presence.Lost()
+	}
 	select {
 	case o := <-q.c.ops:
 		return o, true
+	case <-ready:
+		return readyOp{}, true
+	case name := <-lost:
+		return lostOp{name}, true
 	case <-q.c.stop:
 		select {
 		case o := <-q.c.ops:
@@ -123,7 +164,7 @@ func (q *sequencer) take() (op, bool) {
 // it changes what later requests may do (barrier), or an op must be decided
 // after the batch is stored (waitsForBatch), which then starts the next one.
 func (q *sequencer) fill() {
-	for !q.barrier && len(q.steps) < q.c.MaxBatch {
+	for !q.barrier && q.next == nil && len(q.steps) < q.c.MaxBatch {
 		select {
 		case o := <-q.c.ops:
 			if q.waitsForBatch(o) {
@@ -167,9 +208,15 @@ func (q *sequencer) handle(o op) {
 		q.handoff(o)
 	case goneOp:
 		if o.s.user != "" && q.online[o.s.user] == o.s {
-			delete(q.online, o.s.user)
+			q.logout(o.s.user)
 		}
 		q.steps = append(q.steps, step{s: o.s, event: -1, close: true, why: CloseGone})
+	case readyOp:
+		q.catchUp(ulid.ULID{})
+	case lostOp:
+		if old := q.online[o.name]; old != nil {
+			q.replace(old)
+		}
 	}
 }
 
@@ -178,8 +225,18 @@ func (q *sequencer) answer(s *Session, r *Request, f Frame) {
 	q.steps = append(q.steps, step{s: s, r: r, frame: q.c.Encode(f), event: -1, status: StatusOK})
 }
 
-// fail answers r with err.
+// fail answers r with err. On a shared log, a 404 or 403 may only say
+// that this node has not yet read what another node stored: r is then
+// decided again, first in the next batch, after a Sync (unsure).
 func (q *sequencer) fail(s *Session, r *Request, err error) {
+	switch {
+	case !stateDependent(err):
+	case q.syncErr != nil:
+		err = fmt.Errorf("%w: the cluster's log did not answer", ErrStorage)
+	case q.unsure(r):
+		q.next, q.needSync = requestOp{s: s, r: r}, true
+		return
+	}
 	q.steps = append(q.steps, step{s: s, r: r, frame: q.c.Encode(errorFrame(r, err)), event: -1, status: StatusOf(err)})
 }
 
@@ -232,6 +289,7 @@ func (q *sequencer) flush() {
 		case st.job != nil:
 			q.detach(st.s, st.job)
 		case !stored:
+			q.unclaim(q.events[st.event])
 			q.send(st.s, q.c.Encode(errorFrame(st.r, ErrStorage)))
 		case st.retry:
 			q.send(st.s, q.c.Encode(Ack(st.r, q.events[st.event])))
@@ -245,7 +303,7 @@ func (q *sequencer) flush() {
 	clear(q.events)
 	clear(q.data)
 	clear(q.pending)
-	q.steps, q.events, q.data, q.barrier = q.steps[:0], q.events[:0], q.data[:0], false
+	q.steps, q.events, q.data, q.barrier, q.dropped = q.steps[:0], q.events[:0], q.data[:0], false, nil
 }
 
 // store appends the batch's events in one transaction and applies them to
@@ -253,7 +311,13 @@ func (q *sequencer) flush() {
 // failed.
 func (q *sequencer) store() bool {
 	start := time.Now()
-	ids, err := q.c.Log.Append(q.data...)
+	var ids []ulid.ULID
+	var err error
+	if q.shared != nil {
+		ids, err = q.publish()
+	} else {
+		ids, err = q.c.Log.Append(q.data...)
+	}
 	took := time.Since(start)
 	q.c.Metrics.CommitSeconds.Observe(took.Seconds())
 	if err != nil {
@@ -269,11 +333,17 @@ func (q *sequencer) store() bool {
 	q.c.stateMu.Lock()
 	defer q.c.stateMu.Unlock()
 	for i := range q.events {
-		q.events[i].ID = ids[i]
+		if q.dropped != nil && q.dropped[i] {
+			continue
+		}
+		q.events[i].ID, ids = ids[0], ids[1:]
 		if err := q.c.State.Apply(q.events[i]); err != nil {
 			// The event was checked before the append; this is a bug.
-			q.c.Logger.Error("apply stored event", "id", ids[i], "err", err)
+			q.c.Logger.Error("apply stored event", "id", q.events[i].ID, "err", err)
 		}
+	}
+	if q.shared != nil {
+		q.c.tellApplied()
 	}
 	return true
 }
@@ -290,7 +360,7 @@ func (q *sequencer) count(st step, stored bool, now time.Time) {
 }
 
 // deliver answers the sender of a stored event and sends it to every other
-// member or recipient who is online, encoded once for all of them.
+// member or recipient who is online here.
 func (q *sequencer) deliver(s *Session, r *Request, e projection.Event) {
 	if u, ok := e.Payload.(projection.UserRegistered); ok {
 		q.login(s, u.Username)
@@ -303,6 +373,12 @@ func (q *sequencer) deliver(s *Session, r *Request, e projection.Event) {
 		return
 	}
 	q.send(s, q.c.Encode(Ack(r, e)))
+	q.fanOut(e)
+}
+
+// fanOut sends a stored message to every member or recipient online here
+// but its sender, encoded once for all of them.
+func (q *sequencer) fanOut(e projection.Event) {
 	var to []string
 	switch p := e.Payload.(type) {
 	case projection.ChatCreated:
