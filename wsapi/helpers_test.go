@@ -13,6 +13,7 @@ import (
 
 	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
+	"github.com/chateau/chateau/jetlog"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,10 @@ func startServer(t testing.TB, l chat.Log, configure ...any) *testServer {
 		t.Fatalf("rebuild: %v", err)
 	}
 	core := &chat.Core{Log: l, State: state, Encode: wsapi.Encode}
+	if n, ok := l.(*node); ok {
+		core.Presence = n.presence
+		core.MaxBatch = jetlog.MaxBatch
+	}
 	s := &wsapi.Server{Core: core}
 	for _, f := range configure {
 		switch f := f.(type) {

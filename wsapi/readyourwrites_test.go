@@ -3,6 +3,7 @@ package wsapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chateau/chateau/chat"
 	"testing"
 )
 
@@ -10,55 +11,56 @@ import (
 // write request on one connection, in one TCP write: the read sees the
 // write, whatever the batching.
 func TestServer_ReadYourWrites(t *testing.T) {
-	l, _ := mustOpenLog(t)
-	ts := startServer(t, l)
-	rc := registerRaw(t, ts, "ann")
-	register(t, ts, "bob")
-	rc.request(msg{"type": "GroupMessageInitRequest", "recipients": []string{"bob"}, "chatname": "room", "content": "hi"})
-	if m := rc.readMsg(); m["status"] != float64(200) {
-		t.Fatalf("init: %v", m)
-	}
-	writes := []struct {
-		name  string
-		req   msg
-		where msg // what the history request names
-	}{
-		{"group message", msg{"type": "GroupMessageRequest", "chatname": "room"}, msg{"chatname": "room"}},
-		{"single message", msg{"type": "SingleMessageRequest", "recipient": "bob"}, msg{"recipient": "bob"}},
-		{"random message", msg{"type": "RandomMessageRequest"}, msg{"recipient": "bob"}},
-		{"new chat", msg{"type": "GroupMessageInitRequest", "recipients": []string{"bob"}}, nil},
-	}
-	reads := []string{"HistoryRequest", "ChatListRequest", "ClientListRequest"}
-	for i, w := range writes {
-		for _, read := range reads {
-			t.Run(w.name+" then "+read, func(t *testing.T) {
-				write := msg{"content": fmt.Sprint(i, read)}
-				for k, v := range w.req {
-					write[k] = v
-				}
-				where := w.where
-				if where == nil {
-					chat := fmt.Sprintf("chat %d %s", i, read)
-					write["chatname"], where = chat, msg{"chatname": chat}
-				}
-				req := msg{"type": read}
-				if read == "HistoryRequest" {
-					for k, v := range where {
-						req[k] = v
-					}
-				}
-				rc.write(frameOf(t, write), frameOf(t, req))
-				ack := rc.readMsg()
-				id, _ := ack["id"].(string)
-				if ack["status"] != float64(200) || id == "" {
-					t.Fatalf("write answered %v", ack)
-				}
-				if answer := rc.readMsg(); !sees(answer, id, where) {
-					t.Fatalf("%s answered %v without %s's %s", read, answer, w.name, id)
-				}
-			})
+	eachBackend(t, func(t *testing.T, l chat.Log) {
+		ts := startServer(t, l)
+		rc := registerRaw(t, ts, "ann")
+		register(t, ts, "bob")
+		rc.request(msg{"type": "GroupMessageInitRequest", "recipients": []string{"bob"}, "chatname": "room", "content": "hi"})
+		if m := rc.readMsg(); m["status"] != float64(200) {
+			t.Fatalf("init: %v", m)
 		}
-	}
+		writes := []struct {
+			name  string
+			req   msg
+			where msg // what the history request names
+		}{
+			{"group message", msg{"type": "GroupMessageRequest", "chatname": "room"}, msg{"chatname": "room"}},
+			{"single message", msg{"type": "SingleMessageRequest", "recipient": "bob"}, msg{"recipient": "bob"}},
+			{"random message", msg{"type": "RandomMessageRequest"}, msg{"recipient": "bob"}},
+			{"new chat", msg{"type": "GroupMessageInitRequest", "recipients": []string{"bob"}}, nil},
+		}
+		reads := []string{"HistoryRequest", "ChatListRequest", "ClientListRequest"}
+		for i, w := range writes {
+			for _, read := range reads {
+				t.Run(w.name+" then "+read, func(t *testing.T) {
+					write := msg{"content": fmt.Sprint(i, read)}
+					for k, v := range w.req {
+						write[k] = v
+					}
+					where := w.where
+					if where == nil {
+						chat := fmt.Sprintf("chat %d %s", i, read)
+						write["chatname"], where = chat, msg{"chatname": chat}
+					}
+					req := msg{"type": read}
+					if read == "HistoryRequest" {
+						for k, v := range where {
+							req[k] = v
+						}
+					}
+					rc.write(frameOf(t, write), frameOf(t, req))
+					ack := rc.readMsg()
+					id, _ := ack["id"].(string)
+					if ack["status"] != float64(200) || id == "" {
+						t.Fatalf("write answered %v", ack)
+					}
+					if answer := rc.readMsg(); !sees(answer, id, where) {
+						t.Fatalf("%s answered %v without %s's %s", read, answer, w.name, id)
+					}
+				})
+			}
+		}
+	})
 }
 
 // frameOf is m as a client's text frame.

@@ -19,68 +19,69 @@ func cheapPasswords(c *chat.Core) {
 }
 
 func TestServer_Register_Password(t *testing.T) {
-	l, _ := mustOpenLog(t)
-	ts := startServer(t, l, cheapPasswords)
-	reg := func(c *conn, name string, password any) msg {
-		t.Helper()
-		req := msg{"type": "RegisterRequest", "username": name}
-		if password != nil {
-			req["password"] = password
+	eachBackend(t, func(t *testing.T, l chat.Log) {
+		ts := startServer(t, l, cheapPasswords)
+		reg := func(c *conn, name string, password any) msg {
+			t.Helper()
+			req := msg{"type": "RegisterRequest", "username": name}
+			if password != nil {
+				req["password"] = password
+			}
+			return c.roundTrip(req)
 		}
-		return c.roundTrip(req)
-	}
-	first := dial(t, ts)
-	if m := reg(first, "ann", "correct horse"); m["status"] != float64(200) {
-		t.Fatalf("first registration: %v", m)
-	}
+		first := dial(t, ts)
+		if m := reg(first, "ann", "correct horse"); m["status"] != float64(200) {
+			t.Fatalf("first registration: %v", m)
+		}
 
-	var reasons []string
-	for _, tt := range []struct {
-		name     string
-		password any
-		status   int
-	}{
-		{"wrong password", "wrong horse", 401},
-		{"no password", nil, 401},
-		{"empty password counts as none", "", 401},
-		{"too short", "1234567", 400},
-		{"too long", strings.Repeat("p", 257), 400},
-		{"not a string", 12345678, 400},
-	} {
+		var reasons []string
+		for _, tt := range []struct {
+			name     string
+			password any
+			status   int
+		}{
+			{"wrong password", "wrong horse", 401},
+			{"no password", nil, 401},
+			{"empty password counts as none", "", 401},
+			{"too short", "1234567", 400},
+			{"too long", strings.Repeat("p", 257), 400},
+			{"not a string", 12345678, 400},
+		} {
+			c := dial(t, ts)
+			m := reg(c, "ann", tt.password)
+			if m["type"] != "ErrorResponse" || m["status"] != float64(tt.status) {
+				t.Fatalf("%s: got %v, want %d", tt.name, m, tt.status)
+			}
+			if tt.status == 401 {
+				reasons = append(reasons, m["reason"].(string))
+			}
+			c.send(msg{"type": "ClientListRequest"})
+			c.expect("ErrorResponse", 301) // still not registered
+		}
+		if reasons[0] != reasons[1] || reasons[1] != reasons[2] {
+			t.Errorf("401 reasons differ: %q", reasons)
+		}
+
+		// The right password from a new connection takes the session over.
+		second := dial(t, ts)
+		if m := reg(second, "ann", "correct horse"); m["status"] != float64(200) {
+			t.Fatalf("takeover: %v", m)
+		}
+		frames, code := first.readUntilClose()
+		if len(frames) != 1 || frames[0]["type"] != "SessionReplaced" || code != websocket.CloseNormalClosure {
+			t.Fatalf("old connection got %v and close %d, want SessionReplaced and 1000", frames, code)
+		}
+		if m := second.roundTrip(msg{"type": "ClientListRequest"}); !equalAny(m["clients"], []any{"ann"}) {
+			t.Fatalf("clients %v", m["clients"])
+		}
+
+		// An unprotected name stays open, and stays 302 while online.
+		register(t, ts, "bob")
 		c := dial(t, ts)
-		m := reg(c, "ann", tt.password)
-		if m["type"] != "ErrorResponse" || m["status"] != float64(tt.status) {
-			t.Fatalf("%s: got %v, want %d", tt.name, m, tt.status)
+		if m := reg(c, "bob", "any password"); m["status"] != float64(302) {
+			t.Fatalf("unprotected name online: %v", m)
 		}
-		if tt.status == 401 {
-			reasons = append(reasons, m["reason"].(string))
-		}
-		c.send(msg{"type": "ClientListRequest"})
-		c.expect("ErrorResponse", 301) // still not registered
-	}
-	if reasons[0] != reasons[1] || reasons[1] != reasons[2] {
-		t.Errorf("401 reasons differ: %q", reasons)
-	}
-
-	// The right password from a new connection takes the session over.
-	second := dial(t, ts)
-	if m := reg(second, "ann", "correct horse"); m["status"] != float64(200) {
-		t.Fatalf("takeover: %v", m)
-	}
-	frames, code := first.readUntilClose()
-	if len(frames) != 1 || frames[0]["type"] != "SessionReplaced" || code != websocket.CloseNormalClosure {
-		t.Fatalf("old connection got %v and close %d, want SessionReplaced and 1000", frames, code)
-	}
-	if m := second.roundTrip(msg{"type": "ClientListRequest"}); !equalAny(m["clients"], []any{"ann"}) {
-		t.Fatalf("clients %v", m["clients"])
-	}
-
-	// An unprotected name stays open, and stays 302 while online.
-	register(t, ts, "bob")
-	c := dial(t, ts)
-	if m := reg(c, "bob", "any password"); m["status"] != float64(302) {
-		t.Fatalf("unprotected name online: %v", m)
-	}
+	})
 }
 
 func TestServer_Register_RequirePassword(t *testing.T) {
@@ -97,23 +98,24 @@ func TestServer_Register_RequirePassword(t *testing.T) {
 }
 
 func TestServer_Limits(t *testing.T) {
-	l, _ := mustOpenLog(t)
-	ts := startServer(t, l)
-	ann := register(t, ts, "ann")
-	register(t, ts, "bob")
-	ann.send(msg{"type": "SingleMessageRequest", "recipient": "bob", "content": strings.Repeat("x", 16<<10+1), "messageID": "big"})
-	if m := ann.expect("ErrorResponse", 413); m["messageID"] != "big" {
-		t.Fatalf("413 without messageID: %v", m)
-	}
-	ann.send(msg{"type": "SingleMessageRequest", "recipient": "bob", "content": strings.Repeat("x", 16<<10)})
-	ann.expect("SingleMessageResponse", 200)
-	if n := len(dumpMessages(t, l)); n != 1 {
-		t.Fatalf("%d messages stored, want 1", n)
-	}
-	ann.sendRaw(websocket.TextMessage, []byte(`{"type":"ClientListRequest","pad":"`+strings.Repeat("x", 64<<10)+`"}`))
-	if _, code := ann.readUntilClose(); code != websocket.CloseMessageTooBig {
-		t.Fatalf("close code %d, want 1009", code)
-	}
+	eachBackend(t, func(t *testing.T, l chat.Log) {
+		ts := startServer(t, l)
+		ann := register(t, ts, "ann")
+		register(t, ts, "bob")
+		ann.send(msg{"type": "SingleMessageRequest", "recipient": "bob", "content": strings.Repeat("x", 16<<10+1), "messageID": "big"})
+		if m := ann.expect("ErrorResponse", 413); m["messageID"] != "big" {
+			t.Fatalf("413 without messageID: %v", m)
+		}
+		ann.send(msg{"type": "SingleMessageRequest", "recipient": "bob", "content": strings.Repeat("x", 16<<10)})
+		ann.expect("SingleMessageResponse", 200)
+		if n := len(dumpMessages(t, l)); n != 1 {
+			t.Fatalf("%d messages stored, want 1", n)
+		}
+		ann.sendRaw(websocket.TextMessage, []byte(`{"type":"ClientListRequest","pad":"`+strings.Repeat("x", 64<<10)+`"}`))
+		if _, code := ann.readUntilClose(); code != websocket.CloseMessageTooBig {
+			t.Fatalf("close code %d, want 1009", code)
+		}
+	})
 }
 
 func TestServer_RateLimit(t *testing.T) {
