@@ -31,13 +31,18 @@ func adminSocketPath(data string) string { return data + ".sock" }
 const maxSocketPath = 103
 
 // newAdminMux routes the admin listener: the health checks as on the
-// public one, the metrics, the backup and the log's records.
+// public one, the metrics, and with a data file l the backup and the log's
+// records.
 func newAdminMux(reg *prometheus.Registry, ready *atomic.Pointer[serving], l *eventlog.Log, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	handleHealth(mux, ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /backup", backupHandler(l, logger))
-	mux.Handle("GET /events", eventsHandler(l, logger))
+	if l != nil {
+		// A node of a cluster has no data file: `chateau backup` and
+		// `events dump` read its stream from NATS.
+		mux.Handle("GET /backup", backupHandler(l, logger))
+		mux.Handle("GET /events", eventsHandler(l, logger))
+	}
 	return mux
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,13 +15,15 @@ import (
 
 // serving is what the handlers need once the start-up replay is done.
 type serving struct {
-	ws  *wsapi.Server
-	log *eventlog.Log
+	ws *wsapi.Server
+	// writable reports why writes would fail now (the data file gone from
+	// its path, NATS out of reach), or nil.
+	writable func() error
 }
 
 // handleHealth routes /healthz and /readyz, which both listeners answer.
-// /readyz answers 503 until ready is set, and while the data file is gone
-// from its path, when every write gets 500.
+// /readyz answers 503 until ready is set, and while writes get 500: the
+// data file is gone from its path, or the node is cut off from NATS.
 func handleHealth(mux *http.ServeMux, ready *atomic.Pointer[serving]) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -29,14 +32,27 @@ func handleHealth(mux *http.ServeMux, ready *atomic.Pointer[serving]) {
 			http.Error(w, "replaying the log", http.StatusServiceUnavailable)
 			return
 		}
-		if err := s.log.CheckPath(); err != nil {
-			// The details, with the file's path, are in the server's log.
-			http.Error(w, "the data file was deleted or replaced: writes are refused (500) until an operator acts", http.StatusServiceUnavailable)
+		if err := s.writable(); err != nil {
+			// The details are in the server's log.
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
 }
+
+// fileWritable is a bbolt server's serving.writable.
+func fileWritable(l *eventlog.Log) func() error {
+	return func() error {
+		if l.CheckPath() != nil {
+			return errFileGone
+		}
+		return nil
+	}
+}
+
+// errFileGone is /readyz's reason while the data file is gone.
+var errFileGone = errors.New("the data file was deleted or replaced: writes are refused (500) until an operator acts")
 
 // watchDataFile checks every interval that the data file is still at its
 // path, until the returned stop is called, which waits for it to end. It

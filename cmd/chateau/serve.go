@@ -19,6 +19,7 @@ import (
 	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/webclient"
+	"github.com/chateau/chateau/jetlog"
 	"github.com/chateau/chateau/projection"
 	"github.com/chateau/chateau/wsapi"
 	"github.com/gorilla/websocket"
@@ -95,7 +96,8 @@ type server struct {
 
 	certs     *certReloader // the public listener's, if it serves TLS
 	public    *httpServing
-	log       *eventlog.Log
+	log       *eventlog.Log // the data file, or nil on a cluster
+	cluster   *clusterNode  // the stream and presence, or nil on a data file
 	admin     *httpServing
 	stopWatch func()
 	core      *chat.Core
@@ -130,6 +132,9 @@ func startServer(cfg serveConfig, logger *slog.Logger) (*server, error) {
 // the chat server, which /ws then reaches. On error, what it opened is in
 // s for closeData.
 func (s *server) open() error {
+	if s.cfg.nats != "" {
+		return s.openCluster()
+	}
 	if s.cfg.noSync {
 		s.logger.Warn("UNSAFE: -unsafe-no-fsync is set: commits are not fsynced and a crash loses acknowledged messages; use it only to measure what durability costs")
 	}
@@ -156,7 +161,15 @@ func (s *server) open() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.cfg.data, err)
 	}
-	s.core, s.ws = newChatServer(s.cfg, l, state, s.logger, s.coreMetrics, s.metrics)
+	s.startChat(l, state, nil, fileWritable(l))
+	s.logger.Info("listening", "addr", s.public.ln.Addr().String(), "admin", s.admin.ln.Addr().String(), "data", s.cfg.data, "tls", s.certs != nil)
+	return nil
+}
+
+// startChat starts the chat server on l and its replayed state, and lets
+// /ws reach it.
+func (s *server) startChat(l chat.Log, state *projection.State, cluster *clusterNode, writable func() error) {
+	s.core, s.ws = newChatServer(s.cfg, l, state, s.logger, s.coreMetrics, s.metrics, cluster)
 	s.wsDone = make(chan error, 1)
 	s.public.RegisterOnShutdown(func() {
 		// http.Server.Shutdown does not know hijacked connections.
@@ -164,15 +177,13 @@ func (s *server) open() error {
 		defer cancel()
 		s.wsDone <- s.ws.Shutdown(ctx)
 	})
-	s.ready.Store(&serving{ws: s.ws, log: l})
-	s.logger.Info("listening", "addr", s.public.ln.Addr().String(), "admin", s.admin.ln.Addr().String(), "data", s.cfg.data, "tls", s.certs != nil)
-	return nil
+	s.ready.Store(&serving{ws: s.ws, writable: writable})
 }
 
 // newChatServer returns the chat server on l and its replayed state, with
 // cfg's limits, started: the chat core and the socket server in front of it.
-func newChatServer(cfg serveConfig, l *eventlog.Log, state *projection.State, logger *slog.Logger,
-	coreMetrics *chat.Metrics, metrics *wsapi.Metrics) (*chat.Core, *wsapi.Server) {
+func newChatServer(cfg serveConfig, l chat.Log, state *projection.State, logger *slog.Logger,
+	coreMetrics *chat.Metrics, metrics *wsapi.Metrics, cluster *clusterNode) (*chat.Core, *wsapi.Server) {
 	core := &chat.Core{
 		Log:             l,
 		State:           state,
@@ -181,6 +192,10 @@ func newChatServer(cfg serveConfig, l *eventlog.Log, state *projection.State, lo
 		Metrics:         coreMetrics,
 		RequirePassword: cfg.requirePassword,
 		Now:             time.Now,
+	}
+	if cluster != nil {
+		core.Presence = cluster.presence
+		core.MaxBatch = jetlog.MaxBatch
 	}
 	core.Start()
 	ws := &wsapi.Server{
@@ -249,11 +264,14 @@ func (s *server) closeData() {
 	if s.log != nil {
 		_ = s.log.Close()
 	}
+	if s.cluster != nil {
+		s.cluster.close()
+	}
 }
 
 // replay rebuilds the projections from the log, logging how many events
 // it has applied about once every replayLogEvery of now.
-func replay(l *eventlog.Log, logger *slog.Logger, metrics *chat.Metrics, now func() time.Time) (*projection.State, error) {
+func replay(l chat.Log, logger *slog.Logger, metrics *chat.Metrics, now func() time.Time) (*projection.State, error) {
 	// The replay allocates much and keeps most of it: collecting less often
 	// meanwhile saves a good part of its time.
 	gcPercent := debug.SetGCPercent(400)

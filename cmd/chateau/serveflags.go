@@ -22,6 +22,8 @@ type serveConfig struct {
 	noSync                bool
 	trustedProxies        trustedProxies
 	tlsCert, tlsKey       string
+	nats, stream          string
+	replicas              int
 }
 
 // parseServeConfig reads serve's flags from the environment and args, and
@@ -48,6 +50,9 @@ func parseServeConfig(args []string, stdout io.Writer) (serveConfig, error) {
 	})
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS on -addr; reloaded on SIGHUP; needs -tls-key")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
+	fs.StringVar(&cfg.nats, "nats", "", "comma-separated NATS server URLs: run as one node of a cluster whose log is a JetStream stream, instead of -data")
+	fs.StringVar(&cfg.stream, "stream", "chateau", "with -nats: the JetStream stream holding the log (created on first use)")
+	fs.IntVar(&cfg.replicas, "replicas", 3, "with -nats: copies of the stream (1 only for a single NATS server)")
 	fs.BoolVar(&cfg.noSync, "unsafe-no-fsync", false, "UNSAFE, for benchmarks only: do not fsync commits; a crash loses acknowledged messages")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return cfg, err
@@ -73,6 +78,10 @@ func (cfg serveConfig) validate() error {
 		return usagef("serve: -send-queue must be at least 1")
 	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
 		return usagef("serve: -tls-cert and -tls-key go together: give both or neither")
+	case cfg.nats != "" && (cfg.replicas < 1 || cfg.replicas > 5):
+		return usagef("serve: -replicas must be between 1 and 5")
+	case cfg.nats != "" && cfg.noSync:
+		return usagef("serve: -unsafe-no-fsync applies to -data only; NATS servers fsync as their sync_interval says")
 	}
 	return nil
 }

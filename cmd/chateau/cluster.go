@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chateau/chateau/jetlog"
+	"github.com/chateau/chateau/presence"
+	"github.com/nats-io/nats.go"
+)
+
+// Timings of a node's link to NATS.
+const (
+	// natsOpenWait bounds connecting to NATS and opening the stream and
+	// the presence bucket at start.
+	natsOpenWait = 30 * time.Second
+	// natsReconnectWait is the pause between reconnection attempts; a node
+	// tries for ever, and refuses writes (500) meanwhile.
+	natsReconnectWait = 250 * time.Millisecond
+)
+
+// errNATSDown is /readyz's reason while the node is cut off from NATS.
+var errNATSDown = errors.New("not connected to NATS: writes are refused (500) until the connection is back")
+
+// clusterNode is a node's part of a cluster: its NATS connection, the
+// stream that holds the log, and who is online where.
+type clusterNode struct {
+	nc       *nats.Conn
+	log      *jetlog.Log
+	presence *presence.Presence
+}
+
+// openClusterNode connects to the NATS servers at urls and opens the
+// stream and the presence bucket, creating them with replicas copies if
+// they are missing.
+func openClusterNode(urls, stream string, replicas int, logger *slog.Logger) (*clusterNode, error) {
+	nc, err := nats.Connect(urls, nats.Name("chateau"), nats.MaxReconnects(-1), nats.ReconnectWait(natsReconnectWait),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logger.Error("disconnected from NATS", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", urls, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), natsOpenWait)
+	defer cancel()
+	n := &clusterNode{nc: nc}
+	if n.log, err = jetlog.Open(ctx, nc, jetlog.Options{Stream: stream, Replicas: replicas, Logger: logger}); err != nil {
+		n.close()
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	n.presence, err = presence.Open(ctx, nc, presence.Options{Bucket: stream + "-online", Replicas: replicas, Logger: logger})
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("presence bucket %s-online: %w", stream, err)
+	}
+	return n, nil
+}
+
+// writable is the node's serving.writable.
+func (n *clusterNode) writable() error {
+	if !n.nc.IsConnected() {
+		return errNATSDown
+	}
+	return nil
+}
+
+// close gives up the node's names, stops reading the stream and
+// disconnects, as far as open got.
+func (n *clusterNode) close() {
+	if n.presence != nil {
+		_ = n.presence.Close()
+	}
+	if n.log != nil {
+		_ = n.log.Close()
+	}
+	n.nc.Close()
+}
+
+// openCluster is open for a node of a cluster (-nats): the stream instead
+// of the data file, and the admin listener only on -admin-addr, since
+// there is no data file to put its socket beside.
+func (s *server) openCluster() error {
+	n, err := openClusterNode(s.cfg.nats, s.cfg.stream, s.cfg.replicas, s.logger)
+	if err != nil {
+		return err
+	}
+	s.cluster = n
+	if s.cfg.adminAddr != "" {
+		ln, err := listenAdmin(s.cfg.adminAddr, "")
+		if err != nil {
+			return err
+		}
+		s.admin = serveOn(ln, newAdminMux(s.reg, &s.ready, nil, s.logger))
+	}
+	state, err := replay(n.log, s.logger, s.coreMetrics, time.Now)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", s.cfg.stream, err)
+	}
+	s.startChat(n.log, state, n, n.writable)
+	admin := ""
+	if s.admin != nil {
+		admin = s.admin.ln.Addr().String()
+	}
+	s.logger.Info("listening", "addr", s.public.ln.Addr().String(), "admin", admin, "nats", n.nc.ConnectedUrlRedacted(),
+		"stream", s.cfg.stream, "replicas", s.cfg.replicas, "tls", s.certs != nil)
+	return nil
+}
