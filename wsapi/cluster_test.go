@@ -277,3 +277,29 @@ func TestCluster_Order(t *testing.T) {
 		}
 	}
 }
+
+// TestCluster_NATSDown: a node cut off from NATS answers writes 500, never
+// a false 200, and serves again by itself once NATS is back.
+func TestCluster_NATSDown(t *testing.T) {
+	srv := natstest.Start(t)
+	ts := startServer(t, mustOpenNode(t, srv.URL(), 1))
+	ann, bob := register(t, ts, "ann"), register(t, ts, "bob")
+	post := func() msg {
+		return ann.roundTrip(msg{"type": "SingleMessageRequest", "recipient": "bob", "content": "hi"})
+	}
+	if m := post(); m["status"] != float64(200) {
+		t.Fatalf("before: %v", m)
+	}
+	bob.expect("SingleMessageRecv", 200)
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	if m := post(); m["status"] != float64(500) {
+		t.Fatalf("while NATS is down: %v, want 500", m)
+	}
+	bob.expectNothingQueued()
+	srv.Restart(t)
+	eventually(t, 15*time.Second, "a message is acknowledged again", func() bool { return post()["status"] == float64(200) })
+	if m := bob.expect("SingleMessageRecv", 200); m["content"] != "hi" {
+		t.Fatalf("bob got %v", m)
+	}
+}
