@@ -39,7 +39,11 @@ type clusterNode struct {
 func openClusterNode(urls, stream string, replicas int, logger *slog.Logger) (*clusterNode, error) {
 	nc, err := nats.Connect(urls, nats.Name("chateau"), nats.MaxReconnects(-1), nats.ReconnectWait(natsReconnectWait),
 		nats.RetryOnFailedConnect(false),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logger.Error("disconnected from NATS", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: the node closed the connection itself
+				logger.Error("disconnected from NATS", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }))
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", urls, err)
@@ -49,7 +53,7 @@ func openClusterNode(urls, stream string, replicas int, logger *slog.Logger) (*c
 	n := &clusterNode{nc: nc}
 	if n.log, err = jetlog.Open(ctx, nc, jetlog.Options{Stream: stream, Replicas: replicas, Logger: logger}); err != nil {
 		n.close()
-		return nil, fmt.Errorf("stream %s: %w", stream, err)
+		return nil, err // it names the stream
 	}
 	n.presence, err = presence.Open(ctx, nc, presence.Options{Bucket: stream + "-online", Replicas: replicas, Logger: logger})
 	if err != nil {
