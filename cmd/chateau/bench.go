@@ -12,9 +12,9 @@ import (
 	"github.com/chateau/chateau/internal/loadgen"
 )
 
-// BenchCommand drives load at a running server over real WebSockets and
-// reports throughput, latency, errors and whether every accepted message
-// was delivered exactly once.
+// BenchCommand drives load at a running server, or at several nodes of one
+// cluster, over real WebSockets and reports throughput, latency, errors
+// and whether every accepted message was delivered exactly once.
 type BenchCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -25,7 +25,7 @@ type BenchCommand struct {
 // failed setup. An interrupted run (ctx ends) still reports.
 func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	url := fs.String("url", "ws://127.0.0.1:8888/ws", "the server's WebSocket endpoint")
+	urlList := fs.String("url", "ws://127.0.0.1:8888/ws", "the server's WebSocket endpoint, or a comma-separated list of several nodes' endpoints: user i connects to the (i mod n)-th, so a chat's members sit on different nodes")
 	users := fs.Int("users", 100, "users to register: chats*members (given alone, it sets -members)")
 	chats := fs.Int("chats", 10, "chats to create")
 	members := fs.Int("members", 10, "members of each chat, all distinct users")
@@ -43,19 +43,24 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	urls := splitList(*urlList)
 	switch {
+	case len(urls) == 0:
+		return usagef("bench: -url needs at least one endpoint")
 	case *duration <= 0:
 		return usagef("bench: -duration must be positive")
 	case *idle < 0:
 		return usagef("bench: -idle must not be negative")
 	case *serverPID < 0, *serverPID > 0 && *idle == 0:
 		return usagef("bench: -server-pid needs -idle")
+	case *serverPID > 0 && len(urls) > 1:
+		return usagef("bench: -server-pid measures one server: give one -url")
 	}
 
 	if *idle > 0 {
 		c.raiseFileLimit(*idle)
 		rep, err := loadgen.Idle(ctx, loadgen.IdleConfig{
-			URL: *url, Conns: *idle, Hold: *duration, ServerPID: *serverPID, Progress: c.Stderr,
+			URLs: urls, Conns: *idle, Hold: *duration, ServerPID: *serverPID, Progress: c.Stderr,
 		})
 		if err != nil {
 			return err
@@ -84,7 +89,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	c.raiseFileLimit(*users)
 	rep, err := loadgen.Run(ctx, loadgen.Config{
-		URL: *url, Chats: *chats, Members: *members, Senders: *senders, Rate: *rate,
+		URLs: urls, Chats: *chats, Members: *members, Senders: *senders, Rate: *rate,
 		Duration: *duration, Drain: *drain, Window: *window, Size: *size, Progress: c.Stderr,
 	})
 	if err != nil {

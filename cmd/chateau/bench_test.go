@@ -5,36 +5,85 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/loadgen"
+	"github.com/chateau/chateau/internal/natstest"
+	"github.com/chateau/chateau/jetlog"
 	"github.com/chateau/chateau/wsapi"
 )
 
-// startBenchServer serves a real chat.Core and wsapi.Server, without a rate limit, on a
-// new log in t.TempDir, and returns its WebSocket URL. The test's cleanup
-// stops it.
+// startBenchServer serves a real chat.Core and wsapi.Server, without a
+// rate limit, on a new log in t.TempDir, and returns its WebSocket URL.
+// The test's cleanup stops it.
 func startBenchServer(t *testing.T) string {
 	t.Helper()
 	l, _, err := eventlog.Open(filepath.Join(t.TempDir(), "chateau.db"), eventlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close log: %v", err)
+		}
+	})
+	url, _ := serveBench(t, l, nil)
+	return url
+}
+
+// startBenchNodes starts n nodes of one cluster, as `serve --nats` opens
+// them, on a stream of one replica on an in-process NATS server. It
+// returns their WebSocket URLs and how many connections each has been
+// asked to upgrade. The test's cleanup stops them.
+func startBenchNodes(t *testing.T, n int) ([]string, []*atomic.Int64) {
+	t.Helper()
+	natsURL := natstest.Start(t).URL()
+	urls := make([]string, n)
+	upgrades := make([]*atomic.Int64, n)
+	for i := range n {
+		node, err := openClusterNode(natsURL, "chateau", 1, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(node.close)
+		urls[i], upgrades[i] = serveBench(t, node.log, node)
+	}
+	return urls, upgrades
+}
+
+// serveBench serves a chat core on l, without a rate limit, and returns
+// its WebSocket URL and a count of the requests it has had, which are all
+// upgrades: the load generator asks for nothing else. With a node, the
+// core is that node of a cluster. The test's cleanup stops it, before the
+// cleanups registered earlier close l.
+func serveBench(t *testing.T, l chat.Log, node *clusterNode) (string, *atomic.Int64) {
+	t.Helper()
 	state, err := chat.Rebuild(l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	core := &chat.Core{Log: l, State: state, Encode: wsapi.Encode}
+	if node != nil {
+		core.Presence = node.presence
+		core.MaxBatch = jetlog.MaxBatch
+	}
 	core.Start()
 	s := &wsapi.Server{Core: core, RateLimit: 0}
 	s.Start()
-	hs := httptest.NewServer(s)
+	upgrades := new(atomic.Int64)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upgrades.Add(1)
+		s.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
@@ -43,11 +92,8 @@ func startBenchServer(t *testing.T) string {
 			t.Errorf("shutdown: %v", err)
 		}
 		core.Stop()
-		if err := l.Close(); err != nil {
-			t.Errorf("close log: %v", err)
-		}
 	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", upgrades
 }
 
 // runBench runs `chateau bench args... --json` and decodes its report into
@@ -121,6 +167,29 @@ func TestBench_Rate(t *testing.T) {
 	}
 }
 
+// TestBench_Nodes spreads the users over three nodes of one cluster: each
+// chat has a member on every node, so most deliveries come through
+// another node than the sender's, and each must still arrive exactly once
+// and in the log's order.
+func TestBench_Nodes(t *testing.T) {
+	urls, upgrades := startBenchNodes(t, 3)
+	list := strings.Join(urls, ",")
+	var rep loadgen.Report
+	stderr, err := runBench(t, t.Context(), &rep, "-url", list, "-chats", "2", "-members", "3", "-duration", "1s", "-window", "4")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr)
+	}
+	checkDelivered(t, &rep)
+	if rep.URL != list {
+		t.Errorf("report's url %q, want %q", rep.URL, list)
+	}
+	for i, n := range upgrades {
+		if n.Load() != 2 {
+			t.Errorf("node %d had %d connections, want 2 of the 6 users", i, n.Load())
+		}
+	}
+}
+
 func TestBench_Idle(t *testing.T) {
 	url := startBenchServer(t)
 	var rep loadgen.IdleReport
@@ -164,6 +233,8 @@ func TestBench_BadFlags(t *testing.T) {
 		{"-rate", "-1"},
 		{"-duration", "0s"},
 		{"-server-pid", "1"},
+		{"-idle", "2", "-server-pid", "1", "-url", "ws://127.0.0.1:1/ws,ws://127.0.0.1:2/ws"},
+		{"-url", " , "},
 		{"-nope"},
 		{"extra"},
 	} {

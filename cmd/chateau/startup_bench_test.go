@@ -51,14 +51,27 @@ func writeMillion(tb testing.TB, path string, users, chats, total int) {
 		tb.Fatal(err)
 	}
 	defer l.Close()
-	batch := make([][]byte, 0, 10_000)
+	appendMillion(tb, users, chats, total, 10_000, func(batch [][]byte) error {
+		_, err := l.Append(batch...)
+		return err
+	})
+}
+
+// appendMillion passes the start-up benchmarks' events, encoded, to
+// appendBatch in batches of up to size, in log order: users registered,
+// chats of 10 created, then group messages with a messageID, as clients
+// send them, round-robin over the chats and their members, up to total
+// events. appendBatch may keep the events' bytes but not the batch.
+func appendMillion(tb testing.TB, users, chats, total, size int, appendBatch func(batch [][]byte) error) {
+	tb.Helper()
+	batch := make([][]byte, 0, size)
 	add := func(e projection.Event) {
 		d, err := projection.Encode(e)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		if batch = append(batch, d); len(batch) == cap(batch) {
-			if _, err := l.Append(batch...); err != nil {
+			if err := appendBatch(batch); err != nil {
 				tb.Fatal(err)
 			}
 			batch = batch[:0]
@@ -81,7 +94,7 @@ func writeMillion(tb testing.TB, path string, users, chats, total int) {
 			Chat: fmt.Sprintf("chat%04d", c), Content: "a message of about the length people write in a chat, 64 bytes"}})
 	}
 	if len(batch) > 0 {
-		if _, err := l.Append(batch...); err != nil {
+		if err := appendBatch(batch); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -15,7 +15,9 @@ import (
 // IdleConfig describes an idle run: Conns registered connections that
 // send nothing, held open for Hold.
 type IdleConfig struct {
-	URL   string
+	// URLs are the /ws endpoints, as in Config: connection i goes to
+	// URLs[i mod len(URLs)].
+	URLs  []string
 	Run   string // prefix of the names; empty: random
 	Conns int
 	Hold  time.Duration
@@ -35,7 +37,7 @@ type IdleConfig struct {
 // connection is counted too.
 type IdleReport struct {
 	Run         string           `json:"run"`
-	URL         string           `json:"url"`
+	URL         string           `json:"url"` // the endpoints, comma-separated
 	Requested   int              `json:"idle"`
 	Opened      int              `json:"opened"`
 	Failed      int              `json:"failed"`
@@ -54,13 +56,16 @@ type IdleReport struct {
 // until ctx ends, and reports. Connections that fail to open are counted,
 // not fatal; only failing to read the server's memory is an error.
 func Idle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
+	if len(cfg.URLs) == 0 {
+		return nil, fmt.Errorf("loadgen: invalid idle config %+v", cfg)
+	}
 	if cfg.Run == "" {
 		cfg.Run = RandomRun()
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = setupConcurrency
 	}
-	rep := &IdleReport{Run: cfg.Run, URL: cfg.URL, Requested: cfg.Conns, ServerPID: cfg.ServerPID}
+	rep := &IdleReport{Run: cfg.Run, URL: strings.Join(cfg.URLs, ","), Requested: cfg.Conns, ServerPID: cfg.ServerPID}
 	if cfg.ServerPID != 0 {
 		rss, err := ReadRSS(cfg.ServerPID)
 		if err != nil {
@@ -79,7 +84,7 @@ func Idle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 	}()
 	d := newDialer(idleReadBuffer)
 	_ = forEach(ctx, cfg.Conns, cfg.Concurrency, func(i int) error {
-		c, err := dialRegister(ctx, d, cfg.URL, fmt.Sprintf("idle-%s-%d", cfg.Run, i))
+		c, err := dialRegister(ctx, d, nodeURL(cfg.URLs, i), fmt.Sprintf("idle-%s-%d", cfg.Run, i))
 		if err != nil {
 			errs.add(idleErrorKey(err), 1)
 			return nil

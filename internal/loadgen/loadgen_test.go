@@ -42,9 +42,21 @@ func TestMessageRoundTrip(t *testing.T) {
 // JSON is refused before anything is dialled.
 func TestRunRefusesNames(t *testing.T) {
 	for _, run := range []string{`a"b`, `a\b`, "a b", "é", "a\x00"} {
-		cfg := Config{URL: "ws://127.0.0.1:1/ws", Run: run, Chats: 1, Members: 2, Duration: time.Second, Window: 1, Size: 64}
+		cfg := Config{URLs: []string{"ws://127.0.0.1:1/ws"}, Run: run, Chats: 1, Members: 2, Duration: time.Second, Window: 1, Size: 64}
 		if _, err := Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
 			t.Errorf("run %q: %v", run, err)
 		}
+	}
+}
+
+// TestRunNeedsURL checks that a run without an endpoint is refused, as is
+// an idle run.
+func TestRunNeedsURL(t *testing.T) {
+	cfg := Config{Chats: 1, Members: 2, Duration: time.Second, Window: 1, Size: 64}
+	if _, err := Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
+		t.Errorf("Run: %v", err)
+	}
+	if _, err := Idle(t.Context(), IdleConfig{Conns: 1, Hold: time.Second}); err == nil || !strings.Contains(err.Error(), "invalid idle config") {
+		t.Errorf("Idle: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -10,7 +11,7 @@ import (
 // was written, so that a slow client or server cannot hide its own delay.
 type Report struct {
 	Run         string  `json:"run"`
-	URL         string  `json:"url"`
+	URL         string  `json:"url"` // the endpoints, comma-separated
 	Users       int     `json:"users"`
 	Chats       int     `json:"chats"`
 	Members     int     `json:"members"`
@@ -84,7 +85,7 @@ func (r *runner) progress(start time.Time, stop <-chan struct{}) {
 func (r *runner) report(seconds float64, interrupted bool) *Report {
 	deliveries, _ := r.delivered()
 	rep := &Report{
-		Run: r.cfg.Run, URL: r.cfg.URL, Users: len(r.users), Chats: r.cfg.Chats, Members: r.cfg.Members,
+		Run: r.cfg.Run, URL: strings.Join(r.cfg.URLs, ","), Users: len(r.users), Chats: r.cfg.Chats, Members: r.cfg.Members,
 		Senders: r.cfg.Senders, Rate: r.cfg.Rate, Window: r.cfg.Window, Size: r.cfg.Size,
 		Seconds: seconds, Interrupted: interrupted,
 		Sent: r.sent.Load(), Accepted: r.accepted.Load(), Deliveries: deliveries,

@@ -1,8 +1,15 @@
-// Package loadgen drives load at a running Chateau server over real
-// WebSockets and measures what comes back: acknowledgement and delivery
-// latency, throughput, errors, and whether every acknowledged message
-// reached every other member of its chat exactly once. It also measures
-// what idle connections cost the server (Idle).
+// Package loadgen drives load at a running Chateau server, or at several
+// nodes of one cluster, over real WebSockets and measures what comes back:
+// acknowledgement and delivery latency, throughput, errors, and whether
+// every acknowledged message reached every other member of its chat
+// exactly once. It also measures what idle connections cost the server
+// (Idle).
+//
+// The exactly-once accounting is per sender and member, whichever node
+// answers the one or delivers to the other: a sender's node acknowledges
+// its message, and each member's own node delivers it, in the log's
+// order, after or before that acknowledgement. Ids are the log's, the
+// same on every node, so the order check holds across nodes too.
 package loadgen
 
 import (
@@ -24,7 +31,10 @@ const setupConcurrency = 200
 // Config describes a load run. Users are Chats*Members: chat c's members
 // are users c*Members to (c+1)*Members-1, so members are distinct.
 type Config struct {
-	URL string // the server's /ws endpoint
+	// URLs are the /ws endpoints: one server's, or those of several nodes
+	// of one cluster. User i connects to URLs[i mod len(URLs)], so that a
+	// chat's members, and the senders, are spread over the nodes.
+	URLs []string
 	// Run is the prefix of the run's names: letters, digits, "_", "." and
 	// "-"; empty: random.
 	Run     string
@@ -77,7 +87,7 @@ func (r *runner) delivered() (deliveries, unique int64) {
 // reports what happened so far (Interrupted); if it ends or anything fails
 // during setup, it returns an error and no report.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	if cfg.Chats < 1 || cfg.Members < 2 || cfg.Senders < 0 || cfg.Senders > cfg.Chats*cfg.Members ||
+	if len(cfg.URLs) == 0 || cfg.Chats < 1 || cfg.Members < 2 || cfg.Senders < 0 || cfg.Senders > cfg.Chats*cfg.Members ||
 		cfg.Rate < 0 || cfg.Duration <= 0 || cfg.Drain < 0 || cfg.Window < 1 || cfg.Size < 1 ||
 		!plainName(cfg.Run) {
 		return nil, fmt.Errorf("loadgen: invalid config %+v", cfg)
@@ -120,6 +130,11 @@ func RandomRun() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// nodeURL returns the endpoint of connection i: the URLs round-robin.
+func nodeURL(urls []string, i int) string {
+	return urls[i%len(urls)]
 }
 
 // plainName reports whether run is made of the characters that usernames
@@ -166,7 +181,7 @@ func (r *runner) setup(ctx context.Context) ([]*conn, error) {
 	}
 	d := newDialer(loadReadBuffer(n))
 	err := forEach(ctx, n, setupConcurrency, func(i int) error {
-		c, err := dialRegister(ctx, d, r.cfg.URL, r.users[i].name)
+		c, err := dialRegister(ctx, d, nodeURL(r.cfg.URLs, i), r.users[i].name)
 		if err != nil {
 			return err
 		}
@@ -177,7 +192,8 @@ func (r *runner) setup(ctx context.Context) ([]*conn, error) {
 		return conns, err
 	}
 	// Whatever the chat creations deliver waits in the members' sockets
-	// until their readers start, which then ignore it.
+	// until their readers start, or on a cluster may reach a member's node
+	// after that; the readers ignore it.
 	r.chatNames = make([]string, r.cfg.Chats)
 	for c := range r.chatNames {
 		r.chatNames[c] = fmt.Sprintf("bench-%s-%d", r.cfg.Run, c)
