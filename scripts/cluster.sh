@@ -232,6 +232,36 @@ start_nodes() {
 	done
 }
 
+# watch waits for Ctrl-C. A server or node that exits meanwhile (one
+# killed to see what the others do, say) is reported, and the others go
+# on; once none is left, the script ends.
+watch() {
+	local i alive
+	local -a names=() files=() pids=() reported=()
+	for i in 0 1 2; do
+		names+=("NATS server n$i" "node $i")
+		files+=("nats-n$i.log" "node$i.log")
+		pids+=("${nats_pids[i]}" "${node_pids[i]}")
+	done
+	set +e
+	while true; do
+		wait -n
+		alive=0
+		for i in "${!pids[@]}"; do
+			if kill -0 "${pids[i]}" 2>/dev/null; then
+				alive=$((alive + 1))
+			elif [[ -z ${reported[i]:-} ]]; then
+				reported[i]=1
+				log "${names[i]} exited; the others go on (its log: $dir/logs/${files[i]})"
+			fi
+		done
+		if ((alive == 0)); then
+			log "every server and node has exited"
+			exit 1
+		fi
+	done
+}
+
 report() {
 	local i
 	printf 'Chateau cluster running (Ctrl-C stops it all):\n'
@@ -250,10 +280,4 @@ set -m
 start_nats
 start_nodes
 report
-# Wait until a signal comes, or one of the processes ends on its own.
-set +e
-wait -n
-status=$?
-log "a server or node exited by itself (status $status); stopping the rest; logs in $dir/logs"
-keep=1
-exit 1
+watch
