@@ -57,9 +57,14 @@ func (c *CopyToStreamCommand) Run(ctx context.Context, args []string) error {
 	if err := dst.log.Import(nil); err != nil {
 		return fmt.Errorf("%s: %w", stream, err)
 	}
+	// Ctrl-C stops the import between two batches.
+	defer context.AfterFunc(ctx, func() { _ = dst.log.Close() })()
 	n, err := copyRecords(ctx, &fileRecords{log: l, path: *data}, 0, dst.log.Import)
 	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", *data, stream, err)
+		if ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
+		return fmt.Errorf("copy %s to %s: %w (the stream may hold part of the copy: delete it before copying again)", *data, stream, err)
 	}
 	fmt.Fprintf(c.Stdout, "copied %d records from %s to %s\n", n, *data, stream)
 	return nil
@@ -137,6 +142,9 @@ func copyRecords(ctx context.Context, src recordSource, chunk int, store func([]
 		return err
 	}
 	err := src.scan(ctx, ulid.ULID{}, false, func(rec eventlog.Record) error {
+		if err := ctx.Err(); err != nil { // Ctrl-C
+			return err
+		}
 		recs = append(recs, eventlog.Record{ID: rec.ID, Data: bytes.Clone(rec.Data)})
 		if chunk > 0 && len(recs) >= chunk {
 			return flush()
