@@ -33,7 +33,8 @@ const maxErrorBody = 512
 
 // BackupCommand copies a data file consistently, through the admin
 // listener of the server running on it when there is one (bbolt locks the
-// file), else straight from it.
+// file), else straight from it; or, with -nats, copies a stream's log into
+// a new data file.
 type BackupCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -45,41 +46,60 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	force := fs.Bool("force", false, "replace -out if it exists (atomically: it stays whole until the copy is)")
 	data := fs.String("data", "chateau.db", "data file; a server running on it is reached on its admin socket, -data plus .sock")
 	adminAddr := fs.String("admin-addr", "", "TCP address of the server's admin listener, if it was started with -admin-addr")
+	var stream streamFlags
+	stream.register(fs, "copy the log of the stream -stream into a new data file, instead of -data")
 	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usagef("backup: -out is required")
 	}
-	// Refuse before copying, so that a typo costs no wait for a copy of a
-	// large log; place checks again when the copy is done.
-	if _, err := os.Lstat(*out); err == nil && !*force {
-		return outExists(*out)
+	if stream.set() {
+		return copyStreamOut(ctx, stream, *out, *force, c.Stdout, c.Stderr)
 	}
-	// Write next to the target and rename, so that a failed copy never
-	// leaves a half-written file under the name.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), filepath.Base(*out)+".tmp-*")
+	var n int64
+	var via string
+	err := writeOut(*out, *force, func(path string) error {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if n, via, err = c.copy(ctx, f, *adminAddr, *data); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		return f.Close()
+	})
 	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-
-	n, via, err := c.copy(ctx, tmp, *adminAddr, *data)
-	if err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := place(tmp.Name(), *out, *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "wrote %d bytes to %s (%s)\n", n, *out, via)
 	return nil
+}
+
+// writeOut makes the file out with write, which creates it at the path it
+// is given, in a new temporary directory beside out: a failed copy never
+// leaves a half-written file under the name. Once write has returned, the
+// file takes the name out (place) and the directory is removed. An
+// existing out is refused without force before write runs, so that a typo
+// costs no wait for a copy of a large log; place checks again.
+func writeOut(out string, force bool, write func(path string) error) error {
+	if _, err := os.Lstat(out); err == nil && !force {
+		return outExists(out)
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(out), filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, filepath.Base(out))
+	if err := write(tmp); err != nil {
+		return err
+	}
+	return place(tmp, out, force)
 }
 
 // outExists is the error for an -out that names an existing file.

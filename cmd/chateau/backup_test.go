@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chateau/chateau/internal/natstest"
 )
 
 // TestBackup_Out: backup writes a new -out, refuses to replace an existing
@@ -98,5 +100,29 @@ func mustWriteFile(content string) func(t *testing.T, path string) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestBackup_Stream: backup -nats writes a data file holding the stream's
+// records, refuses an existing -out and replaces it with -force.
+func TestBackup_Stream(t *testing.T) {
+	url := natstest.Start(t).URL()
+	mustAppendEvents(t, mustStreamLog(t, url), sampleEvents()...)
+	want := dumpOfStream(t, url)
+	out := filepath.Join(t.TempDir(), "backup.db")
+	mustWriteFile("mine")(t, out)
+	_, _, err := runMain(t, "backup", "-nats", url, "-out", out)
+	if err == nil || !strings.Contains(err.Error(), "exists; give -force") || exitCode(err, io.Discard) != 1 {
+		t.Fatalf("backup -nats over a file: %v, want it refused", err)
+	}
+	stdout, _, err := runMain(t, "backup", "-nats", url, "-out", out, "-force")
+	if err != nil || !strings.HasPrefix(stdout, "copied 6 records from stream chateau") {
+		t.Fatalf("backup -nats -force: %v, printed %q", err, stdout)
+	}
+	if got := dumpOf(t, out); got != want {
+		t.Fatalf("dump of the backup:\n%s\nwant, as of the stream:\n%s", got, want)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*")); len(entries) != 1 {
+		t.Fatalf("the directory of -out holds %v, want the backup only", entries)
 	}
 }

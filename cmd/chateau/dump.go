@@ -15,8 +15,8 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// DumpCommand prints the event log: from the data file, or through the
-// admin listener of the server that holds it.
+// DumpCommand prints the event log: from the data file, through the
+// admin listener of the server that holds it, or from a JetStream stream.
 type DumpCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -27,6 +27,7 @@ var errStopScan = errors.New("limit reached")
 // dumpOptions are the flags of `events dump`.
 type dumpOptions struct {
 	data, adminAddr string
+	nats            streamFlags
 	typ, chat, user string
 	since           ulid.ULID
 	limit           int
@@ -41,7 +42,12 @@ func (c *DumpCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, err := openRecords(ctx, opt.data, opt.adminAddr, opt.follow)
+	var src recordSource
+	if opt.nats.set() {
+		src, err = openStreamRecords(ctx, opt.nats, c.Stderr)
+	} else {
+		src, err = openRecords(ctx, opt.data, opt.adminAddr, opt.follow)
+	}
 	if err != nil {
 		return err
 	}
@@ -60,13 +66,14 @@ func parseDumpFlags(args []string, stdout io.Writer) (dumpOptions, error) {
 	fs := flag.NewFlagSet("events dump", flag.ContinueOnError)
 	fs.StringVar(&opt.data, "data", "chateau.db", "data file; a server running on it is read through its admin socket, -data plus .sock")
 	fs.StringVar(&opt.adminAddr, "admin-addr", "", "TCP address of the server's admin listener, if it was started with -admin-addr")
+	opt.nats.register(fs, "read the log from the stream -stream instead of -data")
 	fs.StringVar(&opt.typ, "type", "", "only events of this type ("+strings.Join(projection.Types(), ", ")+")")
 	fs.StringVar(&opt.chat, "chat", "", "only the chat's creation and its messages")
 	fs.StringVar(&opt.user, "user", "", "only events by or addressed to this user")
 	sinceText := fs.String("since", "", "only events after this id (a ULID)")
 	fs.IntVar(&opt.limit, "limit", 0, "print at most this many events (0: all)")
 	fs.StringVar(&opt.format, "format", "json", "json (one object per line) or text")
-	fs.BoolVar(&opt.follow, "follow", false, "after the history, print each new event as it is committed, until interrupted (needs a running server)")
+	fs.BoolVar(&opt.follow, "follow", false, "after the history, print each new event as it is committed, until interrupted (needs a running server, or -nats)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return opt, err
 	}

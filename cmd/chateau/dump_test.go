@@ -24,22 +24,30 @@ func mustWriteLog(t *testing.T, events ...projection.Event) (string, []ulid.ULID
 		t.Fatal(err)
 	}
 	defer l.Close()
+	ids := appendEvents(t, l.Append, events...)
+	if err := l.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return path, ids
+}
+
+// appendEvents encodes events and stores them one at a time with
+// appendFn, a log's Append, and returns their ids.
+func appendEvents(t *testing.T, appendFn func(...[]byte) ([]ulid.ULID, error), events ...projection.Event) []ulid.ULID {
+	t.Helper()
 	var ids []ulid.ULID
 	for _, e := range events {
 		b, err := projection.Encode(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, err := l.Append(b)
+		id, err := appendFn(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id[0])
 	}
-	if err := l.Check(); err != nil {
-		t.Fatal(err)
-	}
-	return path, ids
+	return ids
 }
 
 // sampleEvents: ann (with a password) and bob register, ann opens "team"

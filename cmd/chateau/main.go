@@ -23,6 +23,10 @@ Usage:
   chateau events dump [flags]  print the event log, one event per line
   chateau migrate [flags]      apply pending migrations to a data file
   chateau backup [flags]       copy a data file, through a running server if any
+  chateau copy-to-stream [flags]
+                               copy a data file into an empty JetStream stream
+  chateau copy-to-file [flags]
+                               copy a JetStream stream into a new data file
   chateau client [flags]       send JSON requests from stdin, print every frame
   chateau bench [flags]        drive load at a running server and report
   chateau version              print the version (also --version)
@@ -88,6 +92,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&MigrateCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "backup":
 		return (&BackupCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "copy-to-stream":
+		return (&CopyToStreamCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "copy-to-file":
+		return (&CopyToFileCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "client":
 		return (&ClientCommand{Stdin: m.Stdin, Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "bench":
