@@ -85,6 +85,11 @@ type Log struct {
 	cancel   context.CancelFunc
 	tailDone chan struct{} // closed when the tail's goroutine has returned
 
+	linkMu     sync.Mutex      // guards linkCtx and linkCancel (link.go)
+	linkCtx    context.Context // done once the connection drops
+	linkCancel context.CancelFunc
+	linkDone   chan struct{} // closed when the link's watch has returned
+
 	pubMu    sync.Mutex // serialises Publish; guards proposed
 	proposed ulid.ULID  // the last id this Log proposed
 
@@ -130,6 +135,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	l.cancel()
 	<-l.tailDone
+	<-l.linkDone
 	return nil
 }
 

@@ -58,6 +58,7 @@ func Open(ctx context.Context, nc *nats.Conn, opt Options) (*Log, error) {
 		ready:    make(chan struct{}, 1),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.startLink()
 	go l.runTail()
 	return l, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -49,7 +50,9 @@ const (
 //
 // On success Publish returns once the tail has read the batch, so Read
 // holds (or has returned) every record up to and including it. The
-// server's answer and that wait together are bounded by 10 s: a node
+// server's answer and that wait together are bounded by 10 s, and end
+// at once if the connection drops meanwhile (the answer would be lost
+// with it; the batch may or may not be stored): a node
 // whose tail is still catching up on a long stream should Sync before it
 // publishes. A read-only Log returns eventlog.ErrReadOnly, a closed one
 // eventlog.ErrClosed.
@@ -71,15 +74,18 @@ func (l *Log) Publish(entries []eventlog.Entry) ([]ulid.ULID, error) {
 		return nil, err
 	}
 	l.proposed = proposals[len(proposals)-1]
-	ctx, cancel := context.WithTimeout(l.ctx, publishWait)
+	ctx, cancel := context.WithTimeout(l.link(), publishWait)
 	defer cancel()
 	last, err := l.commit(ctx, l.batch(entries, proposals))
 	if err == nil {
 		err = l.waitRead(ctx, last)
 	}
 	if err != nil {
-		if l.ctx.Err() != nil {
+		switch {
+		case l.ctx.Err() != nil:
 			err = eventlog.ErrClosed
+		case errors.Is(err, context.Canceled):
+			err = fmt.Errorf("the connection to NATS dropped: %w", nats.ErrDisconnected)
 		}
 		return nil, fmt.Errorf("publish %d entries: %w", len(entries), err)
 	}
