@@ -14,9 +14,10 @@ import (
 
 // Timings of a node's link to NATS.
 const (
-	// natsOpenWait bounds connecting to NATS and opening the stream and
-	// the presence bucket at start.
-	natsOpenWait = 30 * time.Second
+	// natsOpenWait bounds opening the stream and the presence bucket at
+	// start, in tries of natsTryWait each.
+	natsOpenWait = time.Minute
+	natsTryWait  = 5 * time.Second
 	// natsReconnectWait is the pause between reconnection attempts; a node
 	// tries for ever, and refuses writes (500) meanwhile.
 	natsReconnectWait = 250 * time.Millisecond
@@ -33,12 +34,12 @@ type clusterNode struct {
 	presence *presence.Presence
 }
 
-// openClusterNode connects to the NATS servers at urls and opens the
-// stream and the presence bucket, creating them with replicas copies if
-// they are missing.
+// openClusterNode connects to the NATS servers at urls, in the order
+// given, and opens the stream and the presence bucket, creating them with
+// replicas copies if they are missing.
 func openClusterNode(urls, stream string, replicas int, logger *slog.Logger) (*clusterNode, error) {
 	nc, err := nats.Connect(urls, nats.Name("chateau"), nats.MaxReconnects(-1), nats.ReconnectWait(natsReconnectWait),
-		nats.RetryOnFailedConnect(false),
+		nats.DontRandomize(), // a node lists its nearest server first
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: the node closed the connection itself
 				logger.Error("disconnected from NATS", "err", err)
@@ -46,21 +47,51 @@ func openClusterNode(urls, stream string, replicas int, logger *slog.Logger) (*c
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }))
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", urls, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(urls), err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), natsOpenWait)
-	defer cancel()
 	n := &clusterNode{nc: nc}
-	if n.log, err = jetlog.Open(ctx, nc, jetlog.Options{Stream: stream, Replicas: replicas, Logger: logger}); err != nil {
+	if err := n.open(stream, replicas, logger); err != nil {
 		n.close()
-		return nil, err // it names the stream
-	}
-	n.presence, err = presence.Open(ctx, nc, presence.Options{Bucket: stream + "-online", Replicas: replicas, Logger: logger})
-	if err != nil {
-		n.close()
-		return nil, fmt.Errorf("presence bucket %s-online: %w", stream, err)
+		return nil, err
 	}
 	return n, nil
+}
+
+// open opens the stream and the presence bucket. A cluster that has just
+// started may not answer for a while (it elects its leaders): each try
+// is bounded by natsTryWait, and open tries again until natsOpenWait.
+func (n *clusterNode) open(stream string, replicas int, logger *slog.Logger) error {
+	deadline := time.Now().Add(natsOpenWait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), natsTryWait)
+		err := n.tryOpen(ctx, stream, replicas, logger)
+		cancel()
+		if err == nil || !unanswered(err) || time.Now().After(deadline) {
+			return err
+		}
+		logger.Warn("the cluster does not answer yet; trying again", "stream", stream, "err", err)
+	}
+}
+
+// unanswered reports whether err says the cluster did not answer (yet),
+// rather than refused.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// tryOpen is one try of open.
+func (n *clusterNode) tryOpen(ctx context.Context, stream string, replicas int, logger *slog.Logger) error {
+	var err error
+	if n.log == nil {
+		if n.log, err = jetlog.Open(ctx, n.nc, jetlog.Options{Stream: stream, Replicas: replicas, Logger: logger}); err != nil {
+			return err // it names the stream
+		}
+	}
+	n.presence, err = presence.Open(ctx, n.nc, presence.Options{Bucket: stream + "-online", Replicas: replicas, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("presence bucket %s-online: %w", stream, err)
+	}
+	return nil
 }
 
 // writable is the node's serving.writable.

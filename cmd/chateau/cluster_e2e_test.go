@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -63,8 +64,7 @@ func TestE2E_ClusterFailover(t *testing.T) {
 		before := ledger.ackedCount()
 		conns := make([]*websocket.Conn, len(users))
 		for i, name := range users {
-			conns[i] = nodes[live[i%len(live)]].dial(t)
-			ledger.signIn(t, conns[i], name)
+			conns[i] = ledger.signIn(t, nodes, live, i, name)
 		}
 		if round == 0 {
 			m := call(t, conns[0], map[string]any{"type": "GroupMessageInitRequest", "chatname": "crash", "recipients": users, "content": "start"})
@@ -93,9 +93,11 @@ func TestE2E_ClusterFailover(t *testing.T) {
 	t.Logf("%d messages acknowledged, %d deliveries seen, %d retries", ledger.ackedCount(), ledger.deliveries, ledger.retried)
 }
 
-// signIn registers user on ws with their password, resuming with since
-// from the newest id they were sent.
-func (l *crashLedger) signIn(t *testing.T, ws *websocket.Conn, user string) {
+// signIn dials a node of live and registers user with their password,
+// resuming with since from the newest id they were sent. As a client
+// would, it tries again on 500 (a node whose stream is electing a new
+// leader after a server died) or a refused dial, for up to e2eWait.
+func (l *crashLedger) signIn(t *testing.T, nodes []*process, live []int, i int, user string) *websocket.Conn {
 	t.Helper()
 	req := map[string]any{"type": "RegisterRequest", "username": user, "password": "password of " + user}
 	l.mu.Lock()
@@ -103,8 +105,23 @@ func (l *crashLedger) signIn(t *testing.T, ws *websocket.Conn, user string) {
 		req["since"] = since
 	}
 	l.mu.Unlock()
-	if m := call(t, ws, req); m["type"] != "RegisterResponse" || m["status"] != float64(200) {
-		t.Fatalf("register %s: %v", user, m)
+	deadline := time.Now().Add(e2eWait)
+	for try := i; ; try++ {
+		p := nodes[live[try%len(live)]]
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+p.addr+"/ws", nil)
+		if err == nil {
+			t.Cleanup(func() { ws.Close() })
+			m := call(t, ws, req)
+			if m["type"] == "RegisterResponse" && m["status"] == float64(200) {
+				return ws
+			}
+			err = fmt.Errorf("%v", m)
+			ws.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("register %s: %v", user, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

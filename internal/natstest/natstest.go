@@ -15,8 +15,9 @@ import (
 )
 
 // readyWait bounds the wait for a server to accept connections, and for a
-// cluster to elect its JetStream meta leader.
-const readyWait = 20 * time.Second
+// cluster to elect its JetStream meta leader: generous, for a 2-core
+// machine running other tests too.
+const readyWait = time.Minute
 
 // Server is one running NATS server. Shutdown stops it; Restart starts a
 // new process-local server on the same ports and store directory, as a
