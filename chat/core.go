@@ -9,6 +9,11 @@
 // transaction (group commit), then answers and delivers in log order. So
 // all members of a chat see its messages in the same order, the log's, and
 // no answer or delivery ever precedes the fsync.
+//
+// On a SharedLog the core is one node of a cluster (shared.go): the
+// sequencer also applies and delivers the records other nodes store, in
+// the log's order, and leaves to the log what no node's memory can decide
+// alone: a new name, and a request retried on another node.
 package chat
 
 import (
