@@ -151,8 +151,9 @@ function onDelivery(f) {
   if (!addMessage(c, { id: f.id, sender: f.sender, content: f.content, time: f.time, random: !!f.random })) return;
   if (c.key !== S.active || S.view !== 'conv') c.unread++;
   if (!f.replay && !S.online.includes(f.sender)) refreshOnline(); // they are online now
-  // Replayed ones are summed up at the end, not read out one by one.
-  if (!f.replay) announce(f.sender + (c.kind === 'chat' ? ' in ' + c.name : '') + (f.random ? ' (random)' : '') + ': ' + f.content.slice(0, 200));
+  // Replayed ones are summed up at the end, not read out one by one; own
+  // ones (sent from another window) are no news.
+  if (!f.replay && f.sender !== S.me) arrivals.push({ sender: f.sender, where: c.kind === 'chat' ? ' in ' + c.name : '', random: f.random, content: f.content });
   render();
 }
 
@@ -321,6 +322,12 @@ function showApp() {
 function signOut(message) {
   client.stop();
   Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map() });
+  // Nothing of this person's stays for the next one to read or send.
+  for (const f of document.querySelectorAll('#app form')) f.reset();
+  for (const e of document.querySelectorAll('#app .error, #app .ok')) setError(e, '');
+  arrivals.length = 0;
+  announce('');
+  showAlert('');
   $('app').hidden = true;
   $('login').hidden = false;
   setError($('login-error'), message || '');
@@ -331,6 +338,7 @@ function signOut(message) {
 
 let scheduled = false;
 let scrollMode; // 'bottom': show the newest; 'keep': older ones were put above
+const arrivals = []; // live messages from others not announced yet
 // render coalesces the frames of one burst (a replay, say) into one redraw.
 function render(mode) {
   if (mode && scrollMode !== 'bottom') scrollMode = mode;
@@ -340,6 +348,7 @@ function render(mode) {
 }
 
 function draw(mode) {
+  announceArrivals();
   document.body.classList.toggle('sidebar-closed', S.narrow && !S.sidebarOpen);
   $('sidebar-toggle').setAttribute('aria-expanded', String(!S.narrow || S.sidebarOpen));
   keepFocus($('conv-list'), 'key', drawConvList);
@@ -348,6 +357,17 @@ function draw(mode) {
   for (const v of ['empty', 'conv', 'new', 'random']) $('view-' + v).hidden = v !== view;
   if (view === 'new') drawRecipients();
   if (view === 'conv') drawConv(S.convs.get(S.active), mode);
+}
+
+// announceArrivals reads out the messages that came since the last redraw:
+// one in full, a burst as one sentence, so that the live region does not
+// chatter or drop messages that replace each other before being read.
+function announceArrivals() {
+  if (!arrivals.length) return;
+  const a = arrivals[0];
+  if (arrivals.length === 1) announce(a.sender + a.where + (a.random ? ' (random)' : '') + ': ' + a.content.slice(0, 200));
+  else announce(arrivals.length + ' new messages, from ' + [...new Set(arrivals.map((x) => x.sender))].join(', ') + '.');
+  arrivals.length = 0;
 }
 
 function el(tag, cls, text) {
@@ -395,10 +415,9 @@ function drawConvList(list) {
     const li = button('conv-item', { key: c.key }, avatar(c.kind === 'chat' ? '#' + c.name : c.name), text);
     const b = li.firstChild;
     if (c.key === S.active && S.view === 'conv') b.setAttribute('aria-current', 'true');
-    if (c.unread) {
-      b.append(el('span', 'badge', String(c.unread)));
-      b.setAttribute('aria-label', label + ', ' + c.unread + ' unread');
-    }
+    // The name comes from what the row shows (so it contains the visible
+    // text), the unread count said in words.
+    if (c.unread) b.append(el('span', 'badge', String(c.unread)), el('span', 'sr-only', ' unread'));
     return li;
   }));
   $('conv-empty').hidden = S.convs.size > 0;
@@ -411,9 +430,8 @@ function drawOnline(list) {
   const others = S.online.filter((u) => u !== S.me);
   $('online-count').textContent = client.registered ? String(others.length) : '';
   list.replaceChildren(...others.map((u) => {
-    const li = button('person', { user: u }, avatar(u), el('span', 'person-name', u), el('span', 'dot'));
-    li.firstChild.setAttribute('aria-label', 'Message ' + u);
-    return li;
+    // Named by its content, "Message bob": the visible name is in it.
+    return button('person', { user: u }, avatar(u), el('span', 'sr-only', 'Message '), el('span', 'person-name', u), el('span', 'dot'));
   }));
   if (!others.length) list.append(el('li', 'muted small', client.registered ? 'Nobody else is online.' : '…'));
 }
@@ -485,13 +503,19 @@ function updateMessage(li, m, prev) {
   const mine = m.sender === S.me;
   li.classList.toggle('mine', mine);
   // Consecutive messages of one sender within five minutes form a group.
-  li.classList.toggle('cont', !!prev && prev.sender === m.sender && !!m.time && !!prev.time && Date.parse(m.time) - Date.parse(prev.time) < 300000);
+  const cont = !!prev && prev.sender === m.sender && !!m.time && !!prev.time && Date.parse(m.time) - Date.parse(prev.time) < 300000;
+  li.classList.toggle('cont', cont);
+  // What the grouping hides from sight (the sender of own messages and of
+  // follow-ups, their time) stays for screen readers: each message is read
+  // with its author.
+  li.querySelector('.meta').classList.toggle('sr-only', cont);
   li.classList.toggle('pending', m.status === 'sending');
   li.classList.toggle('failed', m.status === 'failed');
   if (m.id) li.dataset.id = m.id;
   const t = li.querySelector('time');
   if (m.time && t.dateTime !== m.time) Object.assign(t, { dateTime: m.time, textContent: fmtTime(m.time), title: new Date(m.time).toLocaleString() });
   li.querySelector('.sender').textContent = mine ? 'You' : m.sender;
+  li.querySelector('.sender').classList.toggle('sr-only', mine);
   const st = li.querySelector('.status');
   st.textContent = m.status === 'sending' ? 'sending…' : m.status === 'failed' ? 'Not sent: ' + m.error + ' ' : '';
   if (m.status === 'failed' && m.retry) st.append(button('link retry', { key: m.key }, 'Retry').firstChild);
@@ -509,7 +533,7 @@ let alertTimer = 0;
 function showAlert(text) {
   $('alert').textContent = text;
   clearTimeout(alertTimer);
-  alertTimer = setTimeout(() => { $('alert').textContent = ''; }, 6000);
+  if (text) alertTimer = setTimeout(() => { $('alert').textContent = ''; }, 6000);
 }
 
 // ------------------------------------------------------------ wiring
