@@ -28,6 +28,7 @@ const S = {
   online: [],
   active: null, // key of the conversation shown
   view: 'empty', // empty | conv | new | random
+  opener: '', // id of the button that opened the form shown: Cancel and Escape return there
   narrow: false, // phone-sized screen: the sidebar folds away
   sidebarOpen: true,
 };
@@ -199,7 +200,7 @@ function sendTo(c, text) {
 function retry(c, m) {
   m.status = 'sending';
   request(m.frame, (f) => settle(c, m, f), true);
-  render();
+  focusAfterDraw('compose-input'); // the Retry button goes away
 }
 
 function openConv(key) {
@@ -209,7 +210,7 @@ function openConv(key) {
   c.unread = 0;
   if (!c.loaded) loadHistory(c, false);
   render('bottom');
-  $('compose-input').focus();
+  focusAfterDraw('compose-input');
 }
 
 function showView(view) {
@@ -217,19 +218,41 @@ function showView(view) {
   render();
 }
 
+// openForm shows the form view with its first field focused, and notes
+// the button that opened it, for closeForm.
+function openForm(view, opener, field) {
+  S.opener = opener;
+  showView(view);
+  focusAfterDraw(field);
+}
+
+// closeForm (Cancel, Escape) drops what the form holds, goes back to what
+// the pane showed before and gives the focus back to the button that
+// opened the form. On a phone that button is in the folded sidebar, so the
+// sidebar opens again.
+function closeForm() {
+  for (const f of $('view-' + S.view).querySelectorAll('form')) f.reset();
+  if (S.narrow) S.sidebarOpen = true;
+  Object.assign(S, { view: S.active ? 'conv' : 'empty' });
+  render();
+  focusAfterDraw(S.opener || 'new-chat-btn');
+}
+
 function createChat(e) {
   e.preventDefault();
+  if (isBusy($('create-chat'))) return;
   const err = $('new-error');
   const name = $('chat-name').value.trim();
   const picked = [...$('recipients').querySelectorAll('input:checked')].map((i) => i.value);
   const recipients = [...new Set(picked.concat($('other-recipients').value.split(/[\s,]+/).filter(Boolean)))].filter((n) => n !== S.me);
   const text = $('first-message').value.trim();
   const bad = recipients.find((n) => !USERNAME_RE.test(n));
-  if (!name || name.length > 64) return setError(err, 'Give the chat a name (up to 64 characters).');
-  if (!recipients.length) return setError(err, 'Pick at least one other person.');
-  if (bad) return setError(err, '“' + bad + '” is not a valid username.');
-  if (!text) return setError(err, 'Write a first message.');
-  if (tooLong(text)) return setError(err, TOO_LONG);
+  // Each refusal takes the focus to the field at fault.
+  if (!name || name.length > 64) return refuse(err, 'Give the chat a name (up to 64 characters).', $('chat-name'));
+  if (!recipients.length) return refuse(err, 'Pick at least one other person.', $('recipients').querySelector('input') || $('other-recipients'));
+  if (bad) return refuse(err, '“' + bad + '” is not a valid username.', $('other-recipients'));
+  if (!text) return refuse(err, 'Write a first message.', $('first-message'));
+  if (tooLong(text)) return refuse(err, TOO_LONG, $('first-message'));
   setError(err, '');
   busy($('create-chat'), 'Creating…');
   request({ type: 'GroupMessageInitRequest', chatname: name, recipients, content: text }, (f) => {
@@ -247,9 +270,10 @@ function createChat(e) {
 // history page says the user exists, so that typos leave no conversation.
 function openDirect(e) {
   e.preventDefault();
+  if (isBusy($('dm-open'))) return;
   const name = $('dm-name').value.trim();
   if (S.convs.has('d:' + name)) return openConv('d:' + name);
-  if (!USERNAME_RE.test(name) || name === S.me) return setError($('dm-error'), 'Type the username of someone else.');
+  if (!USERNAME_RE.test(name) || name === S.me) return refuse($('dm-error'), 'Type the username of someone else.', $('dm-name'));
   busy($('dm-open'), 'Opening…');
   request({ type: 'HistoryRequest', recipient: name, limit: PAGE }, (r) => {
     busy($('dm-open'));
@@ -266,8 +290,8 @@ function sendRandom(e) {
   const err = $('random-error');
   const result = $('random-result');
   const text = $('random-message').value.trim();
-  if (!text) return setError(err, 'Write a message first.');
-  if (tooLong(text)) return setError(err, TOO_LONG);
+  if (!text) return refuse(err, 'Write a message first.', $('random-message'));
+  if (tooLong(text)) return refuse(err, TOO_LONG, $('random-message'));
   setError(err, '');
   setError(result, 'Sending…');
   request({ type: 'RandomMessageRequest', content: text }, (f) => {
@@ -289,6 +313,7 @@ function sendRandom(e) {
 
 function signIn(e) {
   e.preventDefault();
+  if (isBusy($('login-submit'))) return;
   const name = $('username').value.trim();
   const pw = $('password').value;
   const pwBytes = encoder.encode(pw).length;
@@ -321,7 +346,7 @@ function showApp() {
 
 function signOut(message) {
   client.stop();
-  Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map() });
+  Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map(), opener: '' });
   // Nothing of this person's stays for the next one to read or send.
   for (const f of document.querySelectorAll('#app form')) f.reset();
   for (const e of document.querySelectorAll('#app .error, #app .ok')) setError(e, '');
@@ -338,6 +363,7 @@ function signOut(message) {
 
 let scheduled = false;
 let scrollMode; // 'bottom': show the newest; 'keep': older ones were put above
+let focusTarget = ''; // id of the element that gets the focus after the next redraw
 const arrivals = []; // live messages from others not announced yet
 // render coalesces the frames of one burst (a replay, say) into one redraw.
 function render(mode) {
@@ -345,6 +371,14 @@ function render(mode) {
   if (scheduled) return;
   scheduled = true;
   setTimeout(() => { scheduled = false; const m = scrollMode; scrollMode = undefined; draw(m); }, 0);
+}
+
+// focusAfterDraw gives id the focus once the next redraw has shown it: the
+// view it is in may still be hidden now, and focus() on a hidden element
+// does nothing, leaving the focus behind on what was clicked.
+function focusAfterDraw(id) {
+  focusTarget = id;
+  render();
 }
 
 function draw(mode) {
@@ -357,6 +391,7 @@ function draw(mode) {
   for (const v of ['empty', 'conv', 'new', 'random']) $('view-' + v).hidden = v !== view;
   if (view === 'new') drawRecipients();
   if (view === 'conv') drawConv(S.convs.get(S.active), mode);
+  if (focusTarget) { $(focusTarget).focus(); focusTarget = ''; }
 }
 
 // announceArrivals reads out the messages that came since the last redraw:
@@ -443,12 +478,14 @@ function drawRecipients() {
   if (box.dataset.names === others.join(' ')) return;
   box.dataset.names = others.join(' ');
   const checked = new Set([...box.querySelectorAll('input:checked')].map((i) => i.value));
+  const had = box.contains(document.activeElement) ? document.activeElement.value : null;
   box.querySelectorAll('.check').forEach((n) => n.remove());
   for (const u of others) {
     const label = el('label', 'check');
     const input = Object.assign(el('input'), { type: 'checkbox', name: 'recipient', value: u, checked: checked.has(u) });
     label.append(input, ' ' + u);
     box.append(label);
+    if (u === had) input.focus();
   }
   $('recipients-empty').hidden = others.length > 0;
 }
@@ -463,8 +500,11 @@ const nodes = new WeakMap(); // message → its <li>, kept across redraws
 function drawConv(c, mode) {
   $('conv-title').textContent = (c.kind === 'chat' ? '# ' : '') + c.name;
   $('conv-sub').textContent = c.kind === 'chat' ? c.members.join(', ') : S.online.includes(c.name) ? 'online' : 'offline';
+  // The last page loaded takes the button away: its focus goes to the
+  // messages rather than to nowhere.
+  if (!c.more && document.activeElement === $('older')) $('scroller').focus();
   $('older').hidden = !c.more;
-  $('older').disabled = c.loading;
+  $('older').setAttribute('aria-disabled', String(c.loading)); // not disabled: see busy
   setError($('history-state'), c.error || (c.loading ? 'Loading…' : c.loaded && !c.more && c.msgs.size ? 'Beginning of the conversation' : ''));
 
   const sc = $('scroller');
@@ -522,12 +562,18 @@ function updateMessage(li, m, prev) {
 }
 
 function setError(node, text) { node.textContent = text; node.hidden = !text; }
+// refuse shows why a form was not sent and takes the focus to the field at
+// fault (the form is on screen: no redraw to wait for).
+function refuse(node, text, field) { setError(node, text); field.focus(); }
 function announce(text) { $('announce').textContent = text; }
+// busy marks b as at work (with text) or done (without). aria-disabled, not
+// disabled: a disabled button drops the focus, and a keyboard user with it.
 function busy(b, text) {
   b.dataset.label = b.dataset.label || b.textContent;
-  b.disabled = !!text;
+  b.setAttribute('aria-disabled', String(!!text));
   b.textContent = text || b.dataset.label;
 }
+const isBusy = (b) => b.getAttribute('aria-disabled') === 'true';
 
 let alertTimer = 0;
 function showAlert(text) {
@@ -545,18 +591,28 @@ $('username').value = store.get('chateau:lastUser') || '';
 ($('username').value ? $('password') : $('username')).focus();
 on('logout', 'click', () => signOut(''));
 on('new-chat-btn', 'click', () => {
-  showView('new');
+  openForm('new', 'new-chat-btn', 'chat-name');
   refreshOnline();
   setError($('new-error'), '');
-  $('chat-name').focus();
 });
 on('random-btn', 'click', () => {
-  showView('random');
+  openForm('random', 'random-btn', 'random-message');
   setError($('random-error'), '');
   setError($('random-result'), '');
-  $('random-message').focus();
 });
-for (const b of document.querySelectorAll('.cancel')) b.addEventListener('click', () => showView(S.active ? 'conv' : 'empty'));
+for (const b of document.querySelectorAll('.cancel')) b.addEventListener('click', closeForm);
+// Escape closes what is on top: the alert, else a form (as Cancel does),
+// else the sidebar folded out over a phone's screen.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || e.isComposing || $('app').hidden) return;
+  if ($('alert').textContent) showAlert('');
+  else if (S.view === 'new' || S.view === 'random') closeForm();
+  else if (S.narrow && S.sidebarOpen && $('sidebar').contains(document.activeElement)) {
+    S.sidebarOpen = false;
+    focusAfterDraw('sidebar-toggle');
+  } else return;
+  e.preventDefault();
+});
 on('sidebar-toggle', 'click', () => { S.sidebarOpen = !S.sidebarOpen; render(); });
 on('conv-list', 'click', (e) => { const b = e.target.closest('.conv-item'); if (b) openConv(b.dataset.key); });
 on('online-list', 'click', (e) => { const b = e.target.closest('.person'); if (b) openConv(conv('direct', b.dataset.user).key); });
