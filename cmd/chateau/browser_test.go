@@ -172,15 +172,19 @@ func (b *tab) signIn(password string) {
 	b.waitFor("online after sign-in", isOnline)
 }
 
-// pressEnter presses Enter on the focused element. Not SendKeys("\n"): its
-// separate char event would insert a line break even when the page cancels
-// the keydown, which a real keyboard does not.
+// pressEnter presses Enter on the focused element as a keyboard does: a
+// keyDown that carries its text, so that Chromium makes the keypress
+// itself, only if the page did not cancel the keydown. (SendKeys("\n")
+// sends a separate char event, which would insert a line break even where
+// the page cancels the keydown; a keyDown without text makes no keypress,
+// so it would neither submit a form nor press a button.)
 var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-		})
-		if err != nil {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		p := input.DispatchKeyEventParams{Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		if typ == input.DispatchKeyEventTypeKeyDown {
+			p.Text, p.UnmodifiedText = "\r", "\r"
+		}
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, p); err != nil {
 			return err
 		}
 	}

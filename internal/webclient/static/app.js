@@ -28,6 +28,7 @@ const S = {
   online: [],
   active: null, // key of the conversation shown
   view: 'empty', // empty | conv | new | random
+  opener: '', // id of the button that opened the form shown: Cancel and Escape return there
   narrow: false, // phone-sized screen: the sidebar folds away
   sidebarOpen: true,
 };
@@ -151,8 +152,9 @@ function onDelivery(f) {
   if (!addMessage(c, { id: f.id, sender: f.sender, content: f.content, time: f.time, random: !!f.random })) return;
   if (c.key !== S.active || S.view !== 'conv') c.unread++;
   if (!f.replay && !S.online.includes(f.sender)) refreshOnline(); // they are online now
-  // Replayed ones are summed up at the end, not read out one by one.
-  if (!f.replay) announce(f.sender + (c.kind === 'chat' ? ' in ' + c.name : '') + (f.random ? ' (random)' : '') + ': ' + f.content.slice(0, 200));
+  // Replayed ones are summed up at the end, not read out one by one; own
+  // ones (sent from another window) are no news.
+  if (!f.replay && f.sender !== S.me) arrivals.push({ sender: f.sender, where: c.kind === 'chat' ? ' in ' + c.name : '', random: f.random, content: f.content });
   render();
 }
 
@@ -198,7 +200,7 @@ function sendTo(c, text) {
 function retry(c, m) {
   m.status = 'sending';
   request(m.frame, (f) => settle(c, m, f), true);
-  render();
+  focusAfterDraw('compose-input'); // the Retry button goes away
 }
 
 function openConv(key) {
@@ -208,7 +210,7 @@ function openConv(key) {
   c.unread = 0;
   if (!c.loaded) loadHistory(c, false);
   render('bottom');
-  $('compose-input').focus();
+  focusAfterDraw('compose-input');
 }
 
 function showView(view) {
@@ -216,19 +218,41 @@ function showView(view) {
   render();
 }
 
+// openForm shows the form view with its first field focused, and notes
+// the button that opened it, for closeForm.
+function openForm(view, opener, field) {
+  S.opener = opener;
+  showView(view);
+  focusAfterDraw(field);
+}
+
+// closeForm (Cancel, Escape) drops what the form holds, goes back to what
+// the pane showed before and gives the focus back to the button that
+// opened the form. On a phone that button is in the folded sidebar, so the
+// sidebar opens again.
+function closeForm() {
+  for (const f of $('view-' + S.view).querySelectorAll('form')) f.reset();
+  if (S.narrow) S.sidebarOpen = true;
+  Object.assign(S, { view: S.active ? 'conv' : 'empty' });
+  render();
+  focusAfterDraw(S.opener || 'new-chat-btn');
+}
+
 function createChat(e) {
   e.preventDefault();
+  if (isBusy($('create-chat'))) return;
   const err = $('new-error');
   const name = $('chat-name').value.trim();
   const picked = [...$('recipients').querySelectorAll('input:checked')].map((i) => i.value);
   const recipients = [...new Set(picked.concat($('other-recipients').value.split(/[\s,]+/).filter(Boolean)))].filter((n) => n !== S.me);
   const text = $('first-message').value.trim();
   const bad = recipients.find((n) => !USERNAME_RE.test(n));
-  if (!name || name.length > 64) return setError(err, 'Give the chat a name (up to 64 characters).');
-  if (!recipients.length) return setError(err, 'Pick at least one other person.');
-  if (bad) return setError(err, '“' + bad + '” is not a valid username.');
-  if (!text) return setError(err, 'Write a first message.');
-  if (tooLong(text)) return setError(err, TOO_LONG);
+  // Each refusal takes the focus to the field at fault.
+  if (!name || name.length > 64) return refuse(err, 'Give the chat a name (up to 64 characters).', $('chat-name'));
+  if (!recipients.length) return refuse(err, 'Pick at least one other person.', $('recipients').querySelector('input') || $('other-recipients'));
+  if (bad) return refuse(err, '“' + bad + '” is not a valid username.', $('other-recipients'));
+  if (!text) return refuse(err, 'Write a first message.', $('first-message'));
+  if (tooLong(text)) return refuse(err, TOO_LONG, $('first-message'));
   setError(err, '');
   busy($('create-chat'), 'Creating…');
   request({ type: 'GroupMessageInitRequest', chatname: name, recipients, content: text }, (f) => {
@@ -246,9 +270,10 @@ function createChat(e) {
 // history page says the user exists, so that typos leave no conversation.
 function openDirect(e) {
   e.preventDefault();
+  if (isBusy($('dm-open'))) return;
   const name = $('dm-name').value.trim();
   if (S.convs.has('d:' + name)) return openConv('d:' + name);
-  if (!USERNAME_RE.test(name) || name === S.me) return setError($('dm-error'), 'Type the username of someone else.');
+  if (!USERNAME_RE.test(name) || name === S.me) return refuse($('dm-error'), 'Type the username of someone else.', $('dm-name'));
   busy($('dm-open'), 'Opening…');
   request({ type: 'HistoryRequest', recipient: name, limit: PAGE }, (r) => {
     busy($('dm-open'));
@@ -265,8 +290,8 @@ function sendRandom(e) {
   const err = $('random-error');
   const result = $('random-result');
   const text = $('random-message').value.trim();
-  if (!text) return setError(err, 'Write a message first.');
-  if (tooLong(text)) return setError(err, TOO_LONG);
+  if (!text) return refuse(err, 'Write a message first.', $('random-message'));
+  if (tooLong(text)) return refuse(err, TOO_LONG, $('random-message'));
   setError(err, '');
   setError(result, 'Sending…');
   request({ type: 'RandomMessageRequest', content: text }, (f) => {
@@ -288,6 +313,7 @@ function sendRandom(e) {
 
 function signIn(e) {
   e.preventDefault();
+  if (isBusy($('login-submit'))) return;
   const name = $('username').value.trim();
   const pw = $('password').value;
   const pwBytes = encoder.encode(pw).length;
@@ -320,7 +346,13 @@ function showApp() {
 
 function signOut(message) {
   client.stop();
-  Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map() });
+  Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map(), opener: '' });
+  // Nothing of this person's stays for the next one to read or send.
+  for (const f of document.querySelectorAll('#app form')) f.reset();
+  for (const e of document.querySelectorAll('#app .error, #app .ok')) setError(e, '');
+  arrivals.length = 0;
+  announce('');
+  showAlert('');
   $('app').hidden = true;
   $('login').hidden = false;
   setError($('login-error'), message || '');
@@ -331,6 +363,8 @@ function signOut(message) {
 
 let scheduled = false;
 let scrollMode; // 'bottom': show the newest; 'keep': older ones were put above
+let focusTarget = ''; // id of the element that gets the focus after the next redraw
+const arrivals = []; // live messages from others not announced yet
 // render coalesces the frames of one burst (a replay, say) into one redraw.
 function render(mode) {
   if (mode && scrollMode !== 'bottom') scrollMode = mode;
@@ -339,7 +373,16 @@ function render(mode) {
   setTimeout(() => { scheduled = false; const m = scrollMode; scrollMode = undefined; draw(m); }, 0);
 }
 
+// focusAfterDraw gives id the focus once the next redraw has shown it: the
+// view it is in may still be hidden now, and focus() on a hidden element
+// does nothing, leaving the focus behind on what was clicked.
+function focusAfterDraw(id) {
+  focusTarget = id;
+  render();
+}
+
 function draw(mode) {
+  announceArrivals();
   document.body.classList.toggle('sidebar-closed', S.narrow && !S.sidebarOpen);
   $('sidebar-toggle').setAttribute('aria-expanded', String(!S.narrow || S.sidebarOpen));
   keepFocus($('conv-list'), 'key', drawConvList);
@@ -348,6 +391,18 @@ function draw(mode) {
   for (const v of ['empty', 'conv', 'new', 'random']) $('view-' + v).hidden = v !== view;
   if (view === 'new') drawRecipients();
   if (view === 'conv') drawConv(S.convs.get(S.active), mode);
+  if (focusTarget) { $(focusTarget).focus(); focusTarget = ''; }
+}
+
+// announceArrivals reads out the messages that came since the last redraw:
+// one in full, a burst as one sentence, so that the live region does not
+// chatter or drop messages that replace each other before being read.
+function announceArrivals() {
+  if (!arrivals.length) return;
+  const a = arrivals[0];
+  if (arrivals.length === 1) announce(a.sender + a.where + (a.random ? ' (random)' : '') + ': ' + a.content.slice(0, 200));
+  else announce(arrivals.length + ' new messages, from ' + [...new Set(arrivals.map((x) => x.sender))].join(', ') + '.');
+  arrivals.length = 0;
 }
 
 function el(tag, cls, text) {
@@ -395,10 +450,9 @@ function drawConvList(list) {
     const li = button('conv-item', { key: c.key }, avatar(c.kind === 'chat' ? '#' + c.name : c.name), text);
     const b = li.firstChild;
     if (c.key === S.active && S.view === 'conv') b.setAttribute('aria-current', 'true');
-    if (c.unread) {
-      b.append(el('span', 'badge', String(c.unread)));
-      b.setAttribute('aria-label', label + ', ' + c.unread + ' unread');
-    }
+    // The name comes from what the row shows (so it contains the visible
+    // text), the unread count said in words.
+    if (c.unread) b.append(el('span', 'badge', String(c.unread)), el('span', 'sr-only', ' unread'));
     return li;
   }));
   $('conv-empty').hidden = S.convs.size > 0;
@@ -411,9 +465,8 @@ function drawOnline(list) {
   const others = S.online.filter((u) => u !== S.me);
   $('online-count').textContent = client.registered ? String(others.length) : '';
   list.replaceChildren(...others.map((u) => {
-    const li = button('person', { user: u }, avatar(u), el('span', 'person-name', u), el('span', 'dot'));
-    li.firstChild.setAttribute('aria-label', 'Message ' + u);
-    return li;
+    // Named by its content, "Message bob": the visible name is in it.
+    return button('person', { user: u }, avatar(u), el('span', 'sr-only', 'Message '), el('span', 'person-name', u), el('span', 'dot'));
   }));
   if (!others.length) list.append(el('li', 'muted small', client.registered ? 'Nobody else is online.' : '…'));
 }
@@ -425,12 +478,14 @@ function drawRecipients() {
   if (box.dataset.names === others.join(' ')) return;
   box.dataset.names = others.join(' ');
   const checked = new Set([...box.querySelectorAll('input:checked')].map((i) => i.value));
+  const had = box.contains(document.activeElement) ? document.activeElement.value : null;
   box.querySelectorAll('.check').forEach((n) => n.remove());
   for (const u of others) {
     const label = el('label', 'check');
     const input = Object.assign(el('input'), { type: 'checkbox', name: 'recipient', value: u, checked: checked.has(u) });
     label.append(input, ' ' + u);
     box.append(label);
+    if (u === had) input.focus();
   }
   $('recipients-empty').hidden = others.length > 0;
 }
@@ -445,8 +500,11 @@ const nodes = new WeakMap(); // message → its <li>, kept across redraws
 function drawConv(c, mode) {
   $('conv-title').textContent = (c.kind === 'chat' ? '# ' : '') + c.name;
   $('conv-sub').textContent = c.kind === 'chat' ? c.members.join(', ') : S.online.includes(c.name) ? 'online' : 'offline';
+  // The last page loaded takes the button away: its focus goes to the
+  // messages rather than to nowhere.
+  if (!c.more && document.activeElement === $('older')) $('scroller').focus();
   $('older').hidden = !c.more;
-  $('older').disabled = c.loading;
+  $('older').setAttribute('aria-disabled', String(c.loading)); // not disabled: see busy
   setError($('history-state'), c.error || (c.loading ? 'Loading…' : c.loaded && !c.more && c.msgs.size ? 'Beginning of the conversation' : ''));
 
   const sc = $('scroller');
@@ -485,31 +543,43 @@ function updateMessage(li, m, prev) {
   const mine = m.sender === S.me;
   li.classList.toggle('mine', mine);
   // Consecutive messages of one sender within five minutes form a group.
-  li.classList.toggle('cont', !!prev && prev.sender === m.sender && !!m.time && !!prev.time && Date.parse(m.time) - Date.parse(prev.time) < 300000);
+  const cont = !!prev && prev.sender === m.sender && !!m.time && !!prev.time && Date.parse(m.time) - Date.parse(prev.time) < 300000;
+  li.classList.toggle('cont', cont);
+  // What the grouping hides from sight (the sender of own messages and of
+  // follow-ups, their time) stays for screen readers: each message is read
+  // with its author.
+  li.querySelector('.meta').classList.toggle('sr-only', cont);
   li.classList.toggle('pending', m.status === 'sending');
   li.classList.toggle('failed', m.status === 'failed');
   if (m.id) li.dataset.id = m.id;
   const t = li.querySelector('time');
   if (m.time && t.dateTime !== m.time) Object.assign(t, { dateTime: m.time, textContent: fmtTime(m.time), title: new Date(m.time).toLocaleString() });
   li.querySelector('.sender').textContent = mine ? 'You' : m.sender;
+  li.querySelector('.sender').classList.toggle('sr-only', mine);
   const st = li.querySelector('.status');
   st.textContent = m.status === 'sending' ? 'sending…' : m.status === 'failed' ? 'Not sent: ' + m.error + ' ' : '';
   if (m.status === 'failed' && m.retry) st.append(button('link retry', { key: m.key }, 'Retry').firstChild);
 }
 
 function setError(node, text) { node.textContent = text; node.hidden = !text; }
+// refuse shows why a form was not sent and takes the focus to the field at
+// fault (the form is on screen: no redraw to wait for).
+function refuse(node, text, field) { setError(node, text); field.focus(); }
 function announce(text) { $('announce').textContent = text; }
+// busy marks b as at work (with text) or done (without). aria-disabled, not
+// disabled: a disabled button drops the focus, and a keyboard user with it.
 function busy(b, text) {
   b.dataset.label = b.dataset.label || b.textContent;
-  b.disabled = !!text;
+  b.setAttribute('aria-disabled', String(!!text));
   b.textContent = text || b.dataset.label;
 }
+const isBusy = (b) => b.getAttribute('aria-disabled') === 'true';
 
 let alertTimer = 0;
 function showAlert(text) {
   $('alert').textContent = text;
   clearTimeout(alertTimer);
-  alertTimer = setTimeout(() => { $('alert').textContent = ''; }, 6000);
+  if (text) alertTimer = setTimeout(() => { $('alert').textContent = ''; }, 6000);
 }
 
 // ------------------------------------------------------------ wiring
@@ -521,18 +591,28 @@ $('username').value = store.get('chateau:lastUser') || '';
 ($('username').value ? $('password') : $('username')).focus();
 on('logout', 'click', () => signOut(''));
 on('new-chat-btn', 'click', () => {
-  showView('new');
+  openForm('new', 'new-chat-btn', 'chat-name');
   refreshOnline();
   setError($('new-error'), '');
-  $('chat-name').focus();
 });
 on('random-btn', 'click', () => {
-  showView('random');
+  openForm('random', 'random-btn', 'random-message');
   setError($('random-error'), '');
   setError($('random-result'), '');
-  $('random-message').focus();
 });
-for (const b of document.querySelectorAll('.cancel')) b.addEventListener('click', () => showView(S.active ? 'conv' : 'empty'));
+for (const b of document.querySelectorAll('.cancel')) b.addEventListener('click', closeForm);
+// Escape closes what is on top: the alert, else a form (as Cancel does),
+// else the sidebar folded out over a phone's screen.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || e.isComposing || $('app').hidden) return;
+  if ($('alert').textContent) showAlert('');
+  else if (S.view === 'new' || S.view === 'random') closeForm();
+  else if (S.narrow && S.sidebarOpen && $('sidebar').contains(document.activeElement)) {
+    S.sidebarOpen = false;
+    focusAfterDraw('sidebar-toggle');
+  } else return;
+  e.preventDefault();
+});
 on('sidebar-toggle', 'click', () => { S.sidebarOpen = !S.sidebarOpen; render(); });
 on('conv-list', 'click', (e) => { const b = e.target.closest('.conv-item'); if (b) openConv(b.dataset.key); });
 on('online-list', 'click', (e) => { const b = e.target.closest('.person'); if (b) openConv(conv('direct', b.dataset.user).key); });
