@@ -2,14 +2,20 @@ package chat_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chateau/chateau/chat"
+	"github.com/chateau/chateau/eventlog"
 	"github.com/chateau/chateau/internal/natstest"
 	"github.com/chateau/chateau/jetlog"
 	"github.com/chateau/chateau/presence"
+	"github.com/chateau/chateau/projection"
 	"github.com/nats-io/nats.go"
+	"github.com/oklog/ulid/v2"
 )
 
 // startNode starts a core as one node of a cluster on the NATS server at
@@ -35,9 +41,10 @@ func startNode(t *testing.T, url string) *testCore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &chat.Core{Log: l, State: state, Encode: encodeJSON, Presence: p, MaxBatch: jetlog.MaxBatch}
+	c := &chat.Core{Log: l, State: state, Encode: encodeJSON, Presence: p, MaxBatch: jetlog.MaxBatch,
+		PasswordCost: projection.PasswordCost{Time: 1, MemoryKiB: 64}}
 	c.Start()
-	tc := &testCore{Core: c, t: t}
+	tc := &testCore{Core: c, t: t, shared: l}
 	t.Cleanup(func() {
 		for _, s := range tc.sessions {
 			s.End()
@@ -76,4 +83,39 @@ func TestCore_Cluster(t *testing.T) {
 	}
 	// Nobody on a nor b is "zed": 404 after the sync.
 	ann.expect(t, &chat.Request{Kind: chat.TypeSingleMessage, Recipient: "zed", Content: "?"}, chat.FrameError, chat.StatusNotFound)
+}
+
+// TestCore_Cluster_RetryForgotten: a request retried on another node after
+// so many later ones that no node remembers it (MaxReceipts) is still
+// answered with its original id, from the stream's dedup window, and
+// stored once.
+func TestCore_Cluster_RetryForgotten(t *testing.T) {
+	url := natstest.Start(t).URL()
+	a, b := startNode(t, url), startNode(t, url)
+	b.register("bob")
+	login := func(tc *testCore) *session {
+		s := tc.open()
+		s.expect(t, &chat.Request{Kind: chat.TypeRegister, Username: "ann", Password: "correct horse"}, chat.FrameRegister, chat.StatusOK)
+		return s
+	}
+	ann := login(a)
+	send := func(s *session, id string) chat.Frame {
+		return s.expect(t, &chat.Request{Kind: chat.TypeSingleMessage, Recipient: "bob", Content: id, MessageID: json.RawMessage(strconv.Quote(id))},
+			chat.FrameSingleMessage, chat.StatusOK)
+	}
+	first := send(ann, "m-0")
+	for i := range projection.MaxReceipts + 5 {
+		send(ann, fmt.Sprintf("m-%d", i+1))
+	}
+	again := login(b) // takes ann's session over
+	if f := send(again, "m-0"); f.ID != first.ID {
+		t.Fatalf("retry answered %s, first %s", f.ID, first.ID)
+	}
+	n := 0
+	if err := b.shared.Scan(ulid.ULID{}, func(eventlog.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 + projection.MaxReceipts + 6; n != want { // two users, the messages
+		t.Fatalf("%d records, want %d", n, want)
+	}
 }

@@ -25,6 +25,7 @@ type testCore struct {
 	*chat.Core
 	t        *testing.T
 	log      *eventlog.Log
+	shared   chat.SharedLog // a node's log, for startNode's tests
 	mu       sync.Mutex
 	sessions []*chat.Session
 	nextID   uint64
@@ -101,8 +102,13 @@ func (r *recorder) Push(b []byte) bool {
 	}
 }
 
+// Close records the first reason a session was closed for; a replaced
+// session is closed again when the test ends its sessions.
 func (r *recorder) Close(why chat.Close) {
-	r.closed <- why
+	select {
+	case r.closed <- why:
+	default:
+	}
 }
 
 // session is a session of a test core with the peer it sends to.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/chateau/chateau/eventlog"
@@ -208,6 +209,13 @@ func (q *sequencer) publish() ([]ulid.ULID, error) {
 		if !errors.Is(err, eventlog.ErrConflict) || round == maxConflictRounds {
 			return nil, err
 		}
+		var dup *eventlog.DuplicateError
+		if errors.As(err, &dup) {
+			// One entry, a request stored before: answered from the
+			// record, even if the receipt is no longer remembered.
+			q.answerDuplicate(dup.ID)
+			continue
+		}
 		// The log refused the batch for an entry another node stored.
 		// That entry may not be readable yet (a cluster checks the
 		// entries it has accepted, before they are committed): what
@@ -244,6 +252,23 @@ func (q *sequencer) dropConflicts() bool {
 		}
 	}
 	return found
+}
+
+// answerDuplicate answers the one event of the batch still to publish, a
+// request the log holds as id, from that record: its request and any
+// repeat of it in the batch.
+func (q *sequencer) answerDuplicate(id ulid.ULID) {
+	live := slices.Index(q.dropped, false)
+	if live < 0 {
+		return
+	}
+	q.dropped[live] = true
+	e := q.events[live]
+	for i := range q.steps {
+		if st := &q.steps[i]; st.event == live {
+			st.event, st.retry, st.job = -1, false, q.c.reanswer(e.Actor, st.r, id)
+		}
+	}
 }
 
 // conflict returns the 302 of an event whose name another node claimed.

@@ -1,6 +1,11 @@
 package eventlog
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+)
 
 // Entry is one event for a log that other writers append to as well (a
 // stream shared by several Chateau nodes, package jetlog): its bytes, and
@@ -22,3 +27,17 @@ type Entry struct {
 // ErrConflict means an append stored nothing because an Entry's Key was
 // already claimed or its Dedup already stored, by this writer or another.
 var ErrConflict = errors.New("an entry's key is claimed or its request is already stored")
+
+// DuplicateError is the ErrConflict of an append of one Entry whose Dedup
+// was stored before, when the log can tell under which id: the writer can
+// answer from that record even if it no longer remembers the request.
+type DuplicateError struct {
+	ID ulid.ULID // the stored record with the same Dedup
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%v: the request is stored as %s", ErrConflict, e.ID)
+}
+
+// Unwrap makes a DuplicateError an ErrConflict.
+func (e *DuplicateError) Unwrap() error { return ErrConflict }

@@ -80,6 +80,10 @@ func (l *Log) Publish(entries []eventlog.Entry) ([]ulid.ULID, error) {
 	if err == nil {
 		err = l.waitRead(ctx, last)
 	}
+	var dup *duplicateSeq
+	if errors.As(err, &dup) {
+		err = l.duplicate(ctx, dup.seq)
+	}
 	if err != nil {
 		switch {
 		case l.ctx.Err() != nil:
@@ -168,7 +172,7 @@ func (l *Log) commit(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
 	if len(msgs) == 1 && ack.Error == nil {
 		if ack.Duplicate {
 			// Stored before: the message was not stored again.
-			return 0, fmt.Errorf("%w: duplicate of sequence %d", eventlog.ErrConflict, ack.Seq)
+			return 0, &duplicateSeq{seq: ack.Seq}
 		}
 		ack.Count = 1
 	}
@@ -194,6 +198,23 @@ func isConflict(code jetstream.ErrorCode) bool {
 		return true
 	}
 	return false
+}
+
+// duplicateSeq is commit's answer to one message whose Nats-Msg-Id the
+// stream holds already, at seq.
+type duplicateSeq struct{ seq uint64 }
+
+func (d *duplicateSeq) Error() string {
+	return fmt.Sprintf("%v: duplicate of sequence %d", eventlog.ErrConflict, d.seq)
+}
+
+// duplicate returns the eventlog.DuplicateError of the record at seq, once
+// the tail has read it, or the error of that wait.
+func (l *Log) duplicate(ctx context.Context, seq uint64) error {
+	if err := l.waitRead(ctx, seq); err != nil {
+		return err
+	}
+	return &eventlog.DuplicateError{ID: l.idsOf(seq, seq)[0]}
 }
 
 // idsOf returns the ids of sequences first to last, which the tail has

@@ -81,6 +81,14 @@ func TestE2E_ClusterFailover(t *testing.T) {
 			fail()
 		}
 		time.Sleep(300 * time.Millisecond) // load on what is left
+		if fail == nil {
+			// The last round goes on until the cluster has acknowledged
+			// some: leaders elected after the failures may take seconds.
+			deadline := time.Now().Add(e2eWait)
+			for ledger.ackedCount() < before+100 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 		for _, c := range conns {
 			_ = c.Close()
 		}
