@@ -129,6 +129,17 @@ func (f serverFrame) closeCode() int {
 }
 
 // readFrame reads the server's next frame, failing the test after waitFor.
+// peekOpcode returns the opcode of the next frame without reading it.
+func (rc *rawConn) peekOpcode() byte {
+	rc.t.Helper()
+	_ = rc.c.SetReadDeadline(time.Now().Add(waitFor))
+	b, err := rc.br.Peek(1)
+	if err != nil {
+		rc.t.Fatalf("peek frame: %v", err)
+	}
+	return b[0] & 0x0f
+}
+
 func (rc *rawConn) readFrame() serverFrame {
 	rc.t.Helper()
 	_ = rc.c.SetReadDeadline(time.Now().Add(waitFor))

@@ -31,13 +31,44 @@ type Server struct {
 // ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	opts := options(t, "n1", freePort(t))
-	return run(t, opts)
+	return run(t, options(t, "n1"))
 }
 
 // StartCluster starts n servers forming one JetStream cluster and stops
 // them when the test ends. It returns once the cluster has a meta leader.
+//
+// A cluster's servers must know each other's route ports before they
+// start, so the ports are picked free beforehand; another test process
+// may take one meanwhile. A server that is not ready within tryWait is
+// taken for that, and the cluster is started again on other ports.
 func StartCluster(t testing.TB, n int) []*Server {
+	t.Helper()
+	for try := 1; ; try++ {
+		servers, ok := tryCluster(t, n)
+		if ok {
+			WaitMetaLeader(t, servers)
+			return servers
+		}
+		for _, s := range servers {
+			s.Shutdown()
+		}
+		if try == clusterTries {
+			t.Fatalf("natstest: no cluster of %d after %d tries", n, try)
+		}
+	}
+}
+
+// A cluster is started at most clusterTries times, each server waited for
+// at most tryWait.
+const (
+	clusterTries = 3
+	tryWait      = 15 * time.Second
+)
+
+// tryCluster starts n servers on ports picked free, routing to each
+// other; it reports false, with the servers started so far, if one is not
+// ready within tryWait.
+func tryCluster(t testing.TB, n int) ([]*Server, bool) {
 	t.Helper()
 	ports := make([]int, n)
 	routes := make([]string, n)
@@ -45,17 +76,23 @@ func StartCluster(t testing.TB, n int) []*Server {
 		ports[i] = freePort(t)
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 	}
-	servers := make([]*Server, n)
-	for i := range servers {
-		opts := options(t, fmt.Sprintf("n%d", i+1), freePort(t))
+	servers := make([]*Server, 0, n)
+	for i := range n {
+		opts := options(t, fmt.Sprintf("n%d", i+1))
+		opts.Port = freePort(t)
 		opts.Cluster.Name = "chateau-test"
 		opts.Cluster.Host = "127.0.0.1"
 		opts.Cluster.Port = ports[i]
 		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
-		servers[i] = run(t, opts)
+		s, ok := start(t, opts, tryWait)
+		if s != nil {
+			servers = append(servers, s)
+		}
+		if !ok {
+			return servers, false
+		}
 	}
-	WaitMetaLeader(t, servers)
-	return servers
+	return servers, true
 }
 
 // WaitMetaLeader waits until every running server of the cluster knows the
@@ -106,11 +143,11 @@ func (s *Server) Restart(t testing.TB) {
 	s.Server, s.opts = ns.Server, ns.opts
 }
 
-func options(t testing.TB, name string, port int) *server.Options {
+func options(t testing.TB, name string) *server.Options {
 	return &server.Options{
 		ServerName: name,
 		Host:       "127.0.0.1",
-		Port:       port,
+		Port:       server.RANDOM_PORT,
 		JetStream:  true,
 		StoreDir:   t.TempDir(),
 		SyncAlways: true,
@@ -119,22 +156,37 @@ func options(t testing.TB, name string, port int) *server.Options {
 	}
 }
 
+// run starts a server with opts, failing the test unless it is ready
+// within readyWait.
 func run(t testing.TB, opts *server.Options) *Server {
+	t.Helper()
+	s, ok := start(t, opts, readyWait)
+	if !ok {
+		t.Fatalf("natstest: server %s not ready after %v", opts.ServerName, readyWait)
+	}
+	return s
+}
+
+// start starts a server with opts, to be stopped when the test ends, and
+// reports whether it was ready within wait. It records in opts the port
+// the server chose, so that a Restart listens where clients look for it.
+func start(t testing.TB, opts *server.Options, wait time.Duration) (*Server, bool) {
 	t.Helper()
 	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("natstest: %v", err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(readyWait) {
-		s.Shutdown()
-		t.Fatalf("natstest: server %s not ready after %v", opts.ServerName, readyWait)
-	}
 	t.Cleanup(func() {
 		s.Shutdown()
 		s.WaitForShutdown()
 	})
-	return &Server{Server: s, opts: opts}
+	if !s.ReadyForConnections(wait) {
+		s.Shutdown()
+		return nil, false
+	}
+	opts.Port = s.Addr().(*net.TCPAddr).Port
+	return &Server{Server: s, opts: opts}, true
 }
 
 // freePort returns a loopback port that was free a moment ago.
