@@ -23,6 +23,8 @@ Usage:
   chateau events dump [flags]  print the event log, one event per line
   chateau migrate [flags]      apply pending migrations to a data file
   chateau backup [flags]       copy a data file, through a running server if any
+  chateau compact [flags]      rewrite a stopped server's data file without the
+                               old bytes of deleted or overwritten values
   chateau copy-to-stream [flags]
                                copy a data file into an empty JetStream stream
   chateau copy-to-file [flags]
@@ -92,6 +94,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&MigrateCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "backup":
 		return (&BackupCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "compact":
+		return (&CompactCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "copy-to-stream":
 		return (&CopyToStreamCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "copy-to-file":
