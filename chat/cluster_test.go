@@ -37,23 +37,10 @@ func startNode(t *testing.T, url string) *testCore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, err := chat.Rebuild(l, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &chat.Core{Log: l, State: state, Encode: encodeJSON, Presence: p, MaxBatch: jetlog.MaxBatch,
-		PasswordCost: projection.PasswordCost{Time: 1, MemoryKiB: 64}}
-	c.Start()
-	tc := &testCore{Core: c, t: t, shared: l}
-	t.Cleanup(func() {
-		for _, s := range tc.sessions {
-			s.End()
-		}
-		c.Stop()
-		_ = p.Close()
-		_ = l.Close()
-		nc.Close()
+	tc := startOn(t, l, []func() error{p.Close, l.Close, func() error { nc.Close(); return nil }}, func(c *chat.Core) {
+		c.Presence, c.MaxBatch = p, jetlog.MaxBatch
 	})
+	tc.shared = l
 	return tc
 }
 

@@ -39,6 +39,16 @@ func startCore(t *testing.T, configure ...func(*chat.Core)) *testCore {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tc := startOn(t, l, []func() error{l.Close}, configure...)
+	tc.log = l
+	return tc
+}
+
+// startOn starts a core on l, configured by configure. When the test
+// ends it ends every session opened, stops the core, then calls closers
+// in order.
+func startOn(t *testing.T, l chat.Log, closers []func() error, configure ...func(*chat.Core)) *testCore {
+	t.Helper()
 	state, err := chat.Rebuild(l, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -49,13 +59,15 @@ func startCore(t *testing.T, configure ...func(*chat.Core)) *testCore {
 		f(c)
 	}
 	c.Start()
-	tc := &testCore{Core: c, t: t, log: l}
+	tc := &testCore{Core: c, t: t}
 	t.Cleanup(func() {
 		for _, s := range tc.sessions {
 			s.End()
 		}
 		c.Stop()
-		_ = l.Close()
+		for _, closeOne := range closers {
+			_ = closeOne()
+		}
 	})
 	return tc
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,16 +71,7 @@ func TestE2E_ClusterFailover(t *testing.T) {
 		for i, name := range users {
 			conns[i] = ledger.signIn(t, nodes, live, i, name)
 		}
-		if round == 0 {
-			m := call(t, conns[0], map[string]any{"type": "GroupMessageInitRequest", "chatname": "crash", "recipients": users, "content": "start"})
-			if m["status"] != float64(200) {
-				t.Fatalf("create chat: %v", m)
-			}
-		}
-		var wg sync.WaitGroup
-		for i, name := range users {
-			wg.Go(func() { ledger.drive(conns[i], name) })
-		}
+		wg := ledger.driveAll(t, conns, users, round == 0)
 		time.Sleep(time.Duration(200+rand.IntN(200)) * time.Millisecond)
 		if fail != nil {
 			fail()

@@ -44,20 +44,7 @@ func TestE2E_CrashRecovery(t *testing.T) {
 				t.Fatalf("round %d: register %s: %v", round, name, m)
 			}
 		}
-		if round == 0 {
-			m := call(t, conns[0], map[string]any{"type": "GroupMessageInitRequest", "chatname": "crash", "recipients": users, "content": "start"})
-			if m["status"] != float64(200) {
-				t.Fatalf("create chat: %v", m)
-			}
-		}
-		var wg sync.WaitGroup
-		for i, name := range users {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ledger.drive(conns[i], name)
-			}()
-		}
+		wg := ledger.driveAll(t, conns, users, round == 0)
 		time.Sleep(time.Duration(50+rand.IntN(250)) * time.Millisecond) // the random moment of the kill
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -119,6 +106,24 @@ func (l *crashLedger) check(t *testing.T, stored map[string]string) {
 	if len(l.acked) == 0 {
 		t.Fatal("no message was acknowledged: the test drove no load")
 	}
+}
+
+// driveAll has each user drive load on their connection (drive), in
+// goroutines that end with the connections; first creates the chat
+// "crash" of all users before. Wait on the returned group.
+func (l *crashLedger) driveAll(t *testing.T, conns []*websocket.Conn, users []string, first bool) *sync.WaitGroup {
+	t.Helper()
+	if first {
+		m := call(t, conns[0], map[string]any{"type": "GroupMessageInitRequest", "chatname": "crash", "recipients": users, "content": "start"})
+		if m["status"] != float64(200) {
+			t.Fatalf("create chat: %v", m)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, name := range users {
+		wg.Go(func() { l.drive(conns[i], name) })
+	}
+	return &wg
 }
 
 // crashLedger records what the clients were told, across rounds.
