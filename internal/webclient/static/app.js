@@ -3,9 +3,11 @@
 // render.js. No framework: the DOM is index.html plus what the draw
 // functions build.
 'use strict';
-import { Client, describe, TOO_LONG } from './protocol.js';
-import { $, PAGE, USERNAME_RE, encoder, tooLong, store, S, active, conv, addMessage } from './state.js';
+import { describe, TOO_LONG } from './protocol.js';
+import { hooks, client, request } from './connection.js';
+import { $, PAGE, USERNAME_RE, encoder, tooLong, store, S, active, shown, field, conv, keyOf, forget, addMessage, deleteMessage } from './state.js';
 import { render, focusAfterDraw, arrivals, el, setError, refuse, announce, busy, isBusy, showAlert } from './render.js';
+import { typed, closeChange, leaveConversation } from './changes.js';
 
 // settle records the answer to an own message: the id and time it was
 // stored under, or why not.
@@ -28,56 +30,124 @@ function settle(c, m, f) {
 
 // The password stays in the client's memory for re-registering; it is
 // never written to storage.
-let listTimer = 0;
-const client = new Client({
+let replayed = 0; // messages of the replay under way
+Object.assign(hooks, {
   state(s) {
     S.registered = s === 'online';
     $('conn-state').dataset.state = s;
     $('conn-state').textContent = { connecting: 'Connecting…', online: 'Online', reconnecting: 'Reconnecting…',
       replaced: 'Signed in elsewhere', offline: 'Offline' }[s];
-    if (s !== 'online') clearInterval(listTimer);
     render();
   },
   since(id) { store.set('chateau:since:' + S.me, id); },
+  // After each registration the page asks once for who is online and for
+  // its conversations; PresenceChanged and the deliveries keep them current.
   registered(first) {
     if (first) showApp();
+    replayed = 0;
     refreshChats();
     refreshOnline();
-    clearInterval(listTimer);
-    listTimer = setInterval(refreshOnline, 5000); // who is online, without flooding
     const c = active();
     if (c && S.view === 'conv') loadHistory(c, false); // also own messages sent elsewhere
   },
   refused(text, first) { if (first) loginFailed(text); else signOut(text); },
   frame(f) {
-    if (f.type === 'GroupMessageRecv' || f.type === 'SingleMessageRecv') onDelivery(f);
-    else if (f.type === 'ReplayComplete' && f.count) announce(f.count + (f.count === 1 ? ' message' : ' messages') + ' arrived while you were away.');
+    const on = pushes[f.type];
+    if (on && f.status < 300) on(f); // a new chat's first message comes as 201
     else if (f.type === 'SessionReplaced') showAlert('You signed in somewhere else, so this window stopped. Sign out and in again to use it here.');
     else if (f.status >= 400) showAlert(describe(f));
   },
 });
-const request = (frame, cb, durable) => client.request(frame, cb, durable);
+
+// pushes handles the frames that come unasked, live or (with "replay":
+// true) in the replay after a reconnect, the same way.
+const pushes = {
+  GroupMessageRecv: onDelivery,
+  SingleMessageRecv: onDelivery,
+  ReplayComplete() {
+    if (replayed) announce(replayed + (replayed === 1 ? ' message' : ' messages') + ' arrived while you were away.');
+    if (replayed) refreshChats(); // the unread counts, now that the replay is in
+    replayed = 0;
+  },
+  PresenceChanged(f) {
+    const was = S.online.includes(f.username);
+    if (f.online && !was) S.online = [...S.online, f.username].sort();
+    if (!f.online && was) S.online = S.online.filter((u) => u !== f.username);
+    render();
+  },
+  ChatMembersChanged(f) {
+    const key = 'c:' + f.chatname;
+    if ((f.removed || []).includes(S.me)) { forget(key); render(); return; }
+    const isNew = !S.convs.has(key);
+    const c = conv('chat', f.chatname);
+    c.members = f.members || c.members;
+    if (f.id > c.last) c.last = f.id; // a chat one was invited to goes to the top
+    if (!f.replay && isNew) announce(f.by + ' added you to # ' + f.chatname + '.');
+    else if (!f.replay && shown(c)) announce(f.removed ? f.removed.join(', ') + ' left.' : f.by + ' added ' + (f.added || []).join(', ') + '.');
+    render();
+  },
+  MessageEdited(f) {
+    const m = S.convs.get(keyOf(f))?.byId.get(f.id);
+    if (m && !m.deleted) { Object.assign(m, { content: f.content, edited: true }); render(); }
+  },
+  MessageDeleted(f) {
+    const c = S.convs.get(keyOf(f));
+    const m = c?.byId.get(f.id);
+    if (m) deleteMessage(m);
+    if (c && c.unread && !shown(c)) refreshChats(); // it may have been one of the unread
+    render();
+  },
+  Typing(f) {
+    const c = S.convs.get(f.chatname ? 'c:' + f.chatname : 'd:' + f.sender);
+    if (!c || f.username === S.me) return;
+    clearTimeout(c.typing.get(f.username));
+    c.typing.set(f.username, setTimeout(() => { c.typing.delete(f.username); render(); }, TYPING_SHOWN));
+    render();
+  },
+  ReadMarker(f) { // this user read up to f.id on another page
+    const c = S.convs.get(f.chatname ? 'c:' + f.chatname : 'd:' + f.recipient);
+    if (!c || f.id <= c.read) return;
+    c.read = f.id;
+    c.unread = [...c.byId.values()].filter((m) => m.id > f.id && m.sender !== S.me && !m.deleted).length;
+    render();
+  },
+};
+const TYPING_SHOWN = 3000; // "… is typing" lasts this long after the last Typing frame
 
 // ------------------------------------------------------------ actions
 
+// refreshOnline asks who is online: at each registration, and when the
+// new-chat form opens (its people to pick from). Between, PresenceChanged
+// tells of those who share a conversation with this user.
 let listing = false; // a ClientListRequest is out: one at a time is enough
 function refreshOnline() {
   if (listing || !client.registered) return;
   listing = true;
   request({ type: 'ClientListRequest' }, (f) => {
     listing = false;
-    if (f && f.status === 200) { S.online = f.clients || []; render(); }
+    if (f && f.status === 200) { S.online = (f.clients || []).slice().sort(); render(); }
   });
 }
 
+// refreshChats takes the conversations and their unread counts from the
+// server; chats this user is no longer in go.
 function refreshChats() {
+  const asked = performance.now();
   request({ type: 'ChatListRequest' }, (f) => {
     if (!f || f.status !== 200) return;
+    const listed = new Set();
+    const take = (c, last, unread) => {
+      listed.add(c.key);
+      if (last > c.last) c.last = last;
+      if (typeof unread === 'number' && !shown(c)) c.unread = unread;
+    };
     for (const ch of f.chats) {
       const c = conv('chat', ch.chatname);
       c.members = ch.members;
-      if (ch.last_id > c.last) c.last = ch.last_id;
+      take(c, ch.last_id, ch.unread);
     }
+    for (const d of f.direct || []) take(conv('direct', d.username), d.last_id, d.unread);
+    for (const c of [...S.convs.values()]) if (c.kind === 'chat' && !listed.has(c.key) && c.created < asked) forget(c.key);
     render();
   });
 }
@@ -85,12 +155,17 @@ function refreshChats() {
 function onDelivery(f) {
   const c = f.type === 'GroupMessageRecv' ? conv('chat', f.chatname) : conv('direct', f.sender);
   if (f.members) c.members = f.members;
+  clearTimeout(c.typing.get(f.sender)); // what they typed has come
+  c.typing.delete(f.sender);
   if (!addMessage(c, { id: f.id, sender: f.sender, content: f.content, time: f.time, random: !!f.random })) return;
-  if (c.key !== S.active || S.view !== 'conv') c.unread++;
-  if (!f.replay && !S.online.includes(f.sender)) refreshOnline(); // they are online now
+  if (!shown(c) && f.sender !== S.me) c.unread++;
+  // Whoever sends is online (PresenceChanged told only if they shared a
+  // conversation with this user before).
+  if (!f.replay && !S.online.includes(f.sender)) S.online = [...S.online, f.sender].sort();
   // Replayed ones are summed up at the end, not read out one by one; own
   // ones (sent from another window) are no news.
-  if (!f.replay && f.sender !== S.me) arrivals.push({ sender: f.sender, where: c.kind === 'chat' ? ' in ' + c.name : '', random: f.random, content: f.content });
+  if (f.replay) replayed++;
+  else if (f.sender !== S.me) arrivals.push({ sender: f.sender, where: c.kind === 'chat' ? ' in ' + c.name : '', random: f.random, content: f.content });
   render();
 }
 
@@ -98,7 +173,10 @@ function onDelivery(f) {
 // live messages that came before the first page say nothing about what
 // precedes them.
 function applyPage(c, r, older) {
-  for (const m of r.messages) addMessage(c, { id: m.id, sender: m.sender, content: m.content, time: m.time, random: !!m.random, status: 'sent' });
+  for (const m of r.messages) {
+    addMessage(c, { id: m.id, sender: m.sender, content: m.deleted ? '' : m.content, time: m.time, random: !!m.random,
+      edited: !!m.edited, deleted: !!m.deleted, status: 'sent' });
+  }
   if (r.messages.length && (!c.oldest || r.messages[0].id < c.oldest)) c.oldest = r.messages[0].id;
   if (older || !c.loaded) c.more = r.more;
   c.loaded = true;
@@ -109,7 +187,7 @@ function applyPage(c, r, older) {
 // the oldest one loaded.
 function loadHistory(c, older) {
   if (c.loading || !client.registered || (older && !c.more)) return;
-  const f = { type: 'HistoryRequest', limit: PAGE, [c.kind === 'chat' ? 'chatname' : 'recipient']: c.name };
+  const f = { type: 'HistoryRequest', limit: PAGE, [field(c)]: c.name };
   if (older) f.before = c.oldest;
   c.loading = true;
   request(f, (r) => {
@@ -142,6 +220,7 @@ function retry(c, m) {
 function openConv(key) {
   const c = S.convs.get(key);
   if (!c) return;
+  if (S.active !== key) leaveConversation();
   Object.assign(S, { active: key, view: 'conv', sidebarOpen: !S.narrow && S.sidebarOpen });
   c.unread = 0;
   if (!c.loaded) loadHistory(c, false);
@@ -255,10 +334,7 @@ function signIn(e) {
   const pwBytes = encoder.encode(pw).length;
   if (!USERNAME_RE.test(name)) return loginFailed('Use 1–32 letters, digits, _ . or - for the username.', 'username');
   if (pw && (pwBytes < 8 || pwBytes > 256)) return loginFailed('The password needs 8–256 characters, or leave it empty.', 'password');
-  Object.assign(S, { me: name, convs: new Map() });
-  let peers = [];
-  try { peers = JSON.parse(store.get('chateau:peers:' + name) || '[]'); } catch { /* start afresh */ }
-  for (const p of peers) if (typeof p === 'string' && USERNAME_RE.test(p)) conv('direct', p);
+  Object.assign(S, { me: name, convs: new Map(), online: [] });
   store.set('chateau:lastUser', name);
   setError($('login-error'), '');
   busy($('login-submit'), 'Joining…');
@@ -282,6 +358,7 @@ function showApp() {
 
 function signOut(message) {
   client.stop();
+  leaveConversation();
   Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map(), opener: '' });
   // Nothing of this person's stays for the next one to read or send.
   for (const f of document.querySelectorAll('#app form')) f.reset();
@@ -319,6 +396,7 @@ for (const b of document.querySelectorAll('.cancel')) b.addEventListener('click'
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Escape' || e.isComposing || $('app').hidden) return;
   if ($('alert').textContent) showAlert('');
+  else if (S.view === 'conv' && closeChange()) { /* an edit, a deletion, the invite or leave panel */ }
   else if (S.view === 'new' || S.view === 'random') closeForm();
   else if (S.narrow && S.sidebarOpen && $('sidebar').contains(document.activeElement)) {
     S.sidebarOpen = false;
@@ -339,7 +417,7 @@ on('scroller', 'scroll', () => { if (active() && $('scroller').scrollTop < 60) l
 
 const input = $('compose-input');
 const grow = () => { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; };
-on('compose-input', 'input', grow);
+on('compose-input', 'input', () => { grow(); typed(); });
 on('compose-input', 'keydown', (e) => { // Enter sends, Shift+Enter is a new line
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); $('compose').requestSubmit(); }
 });

@@ -3,13 +3,15 @@
 // from HTML strings. The focus moves only after the redraw that shows its
 // target.
 'use strict';
-import { $, S, sorted } from './state.js';
+import { $, S } from './state.js';
+import { drawMessages } from './messages.js';
 
 // ------------------------------------------------------------ rendering
 
 let scheduled = false;
 let scrollMode; // 'bottom': show the newest; 'keep': older ones were put above
-let focusTarget = ''; // id of the element that gets the focus after the next redraw
+let focusTarget = null; // what gets the focus after the next redraw: an id, or a function finding it
+const drawn = []; // functions called after each redraw
 export const arrivals = []; // live messages from others not announced yet
 // render coalesces the frames of one burst (a replay, say) into one redraw.
 export function render(mode) {
@@ -19,13 +21,17 @@ export function render(mode) {
   setTimeout(() => { scheduled = false; const m = scrollMode; scrollMode = undefined; draw(m); }, 0);
 }
 
-// focusAfterDraw gives id the focus once the next redraw has shown it: the
-// view it is in may still be hidden now, and focus() on a hidden element
-// does nothing, leaving the focus behind on what was clicked.
-export function focusAfterDraw(id) {
-  focusTarget = id;
+// focusAfterDraw gives target (an id, or a function that finds the
+// element) the focus once the next redraw has shown it: the view it is in
+// may still be hidden now, and focus() on a hidden element does nothing,
+// leaving the focus behind on what was clicked.
+export function focusAfterDraw(target) {
+  focusTarget = target;
   render();
 }
+
+// afterDraw has fn called after every redraw, with what is shown drawn.
+export function afterDraw(fn) { drawn.push(fn); }
 
 function draw(mode) {
   announceArrivals();
@@ -35,9 +41,14 @@ function draw(mode) {
   keepFocus($('online-list'), 'user', drawOnline);
   const view = S.view === 'conv' && !S.active ? 'empty' : S.view;
   for (const v of ['empty', 'conv', 'new', 'random']) $('view-' + v).hidden = v !== view;
-  if (view === 'new') drawRecipients();
+  if (view === 'new') drawChecks($('recipients'), $('recipients-empty'), S.online.filter((u) => u !== S.me));
   if (view === 'conv') drawConv(S.convs.get(S.active), mode);
-  if (focusTarget) { $(focusTarget).focus(); focusTarget = ''; }
+  if (focusTarget) {
+    const t = typeof focusTarget === 'function' ? focusTarget() : $(focusTarget);
+    focusTarget = null;
+    if (t) t.focus();
+  }
+  for (const fn of drawn) fn();
 }
 
 // announceArrivals reads out the messages that came since the last redraw:
@@ -58,18 +69,24 @@ export function el(tag, cls, text) {
   return e;
 }
 
-function button(cls, data, ...children) {
+// plainButton is a button (not a submit) with data attributes.
+export function plainButton(cls, data, ...children) {
   const b = el('button', cls);
   b.type = 'button';
   Object.assign(b.dataset, data);
   b.append(...children);
+  return b;
+}
+
+// button is a plainButton in a list item.
+function button(cls, data, ...children) {
   const li = el('li');
-  li.append(b);
+  li.append(plainButton(cls, data, ...children));
   return li;
 }
 
 // avatar: the initial on a colour derived from the name, the same everywhere.
-function avatar(name) {
+export function avatar(name) {
   let h = 0;
   for (const ch of name) h = (h * 31 + ch.codePointAt(0)) % 360;
   const a = el('span', 'avatar', name.slice(0, 1).toUpperCase());
@@ -91,10 +108,17 @@ function drawConvList(list) {
   list.replaceChildren(...[...S.convs.values()].sort(byRecent).map((c) => {
     const label = (c.kind === 'chat' ? '# ' : '') + c.name;
     const text = el('span', 'conv-text');
-    const preview = c.preview ? (c.preview.sender === S.me ? 'You: ' : '') + c.preview.content : c.members.join(', ');
+    const p = c.preview;
+    const preview = p ? (p.sender === S.me ? 'You: ' : '') + (p.deleted ? 'This message was deleted' : p.content) : c.members.join(', ');
     text.append(el('span', 'conv-name', label), el('span', 'conv-preview', preview));
     const li = button('conv-item', { key: c.key }, avatar(c.kind === 'chat' ? '#' + c.name : c.name), text);
     const b = li.firstChild;
+    // A direct conversation shows whether the other party is online: a
+    // dot, said in words.
+    if (c.kind === 'direct') {
+      const on = S.online.includes(c.name);
+      b.append(el('span', 'presence' + (on ? ' on' : '')), el('span', 'sr-only', on ? ' online' : ' offline'));
+    }
     if (c.key === S.active && S.view === 'conv') b.setAttribute('aria-current', 'true');
     // The name comes from what the row shows (so it contains the visible
     // text), the unread count said in words.
@@ -117,35 +141,29 @@ function drawOnline(list) {
   if (!others.length) list.append(el('li', 'muted small', S.registered ? 'Nobody else is online.' : '…'));
 }
 
-function drawRecipients() {
-  const box = $('recipients');
-  const others = S.online.filter((u) => u !== S.me);
+// drawChecks puts a checkbox for each of names into box (a fieldset), or
+// shows empty when there are none.
+function drawChecks(box, empty, names) {
   // Rebuilt only when the people change, so that a focused box keeps focus.
-  if (box.dataset.names === others.join(' ')) return;
-  box.dataset.names = others.join(' ');
+  if (box.dataset.names === names.join(' ')) return;
+  box.dataset.names = names.join(' ');
   const checked = new Set([...box.querySelectorAll('input:checked')].map((i) => i.value));
   const had = box.contains(document.activeElement) ? document.activeElement.value : null;
   box.querySelectorAll('.check').forEach((n) => n.remove());
-  for (const u of others) {
+  for (const u of names) {
     const label = el('label', 'check');
-    const input = Object.assign(el('input'), { type: 'checkbox', name: 'recipient', value: u, checked: checked.has(u) });
+    const input = Object.assign(el('input'), { type: 'checkbox', value: u, checked: checked.has(u) });
     label.append(input, ' ' + u);
     box.append(label);
     if (u === had) input.focus();
   }
-  $('recipients-empty').hidden = others.length > 0;
+  empty.hidden = names.length > 0;
 }
 
-function fmtTime(iso) {
-  const d = new Date(iso);
-  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return d.toDateString() === new Date().toDateString() ? t : d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + t;
-}
-
-const nodes = new WeakMap(); // message → its <li>, kept across redraws
 function drawConv(c, mode) {
   $('conv-title').textContent = (c.kind === 'chat' ? '# ' : '') + c.name;
   $('conv-sub').textContent = c.kind === 'chat' ? c.members.join(', ') : S.online.includes(c.name) ? 'online' : 'offline';
+  drawPanels(c);
   // The last page loaded takes the button away: its focus goes to the
   // messages rather than to nowhere.
   if (!c.more && document.activeElement === $('older')) $('scroller').focus();
@@ -156,55 +174,35 @@ function drawConv(c, mode) {
   const sc = $('scroller');
   const atBottom = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 40;
   const fromBottom = sc.scrollHeight - sc.scrollTop;
-  // Reuse each message's element and move only those out of place, so
-  // that a redraw keeps focus and costs little.
-  const list = $('messages');
-  let cursor = list.firstChild;
-  let prev = null;
-  for (const m of sorted(c)) {
-    let li = nodes.get(m);
-    if (!li) nodes.set(m, (li = buildMessage(m)));
-    updateMessage(li, m, prev);
-    if (li !== cursor) list.insertBefore(li, cursor); else cursor = cursor.nextSibling;
-    prev = m;
-  }
-  while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
+  drawMessages(c);
   if (mode === 'keep') sc.scrollTop = sc.scrollHeight - fromBottom;
   else if (mode === 'bottom' || atBottom) sc.scrollTop = sc.scrollHeight;
+  drawTyping(c);
 }
 
-function buildMessage(m) {
-  const li = el('li', 'msg');
-  const body = el('div', 'body');
-  const meta = el('div', 'meta');
-  const tag = el('span', 'tag', 'random');
-  tag.hidden = !m.random;
-  meta.append(el('span', 'sender'), tag, el('time'));
-  body.append(meta, el('div', 'bubble', m.content), el('div', 'status'));
-  li.append(avatar(m.sender), body);
-  return li;
+// drawPanels shows a chat's Invite and Leave buttons in its header and,
+// unfolded below them, the invite form or the leave confirmation.
+function drawPanels(c) {
+  const chat = c.kind === 'chat';
+  $('chat-actions').hidden = !chat;
+  const panel = chat ? S.panel : '';
+  $('invite-form').hidden = panel !== 'invite';
+  $('leave-confirm').hidden = panel !== 'leave';
+  $('invite-btn').setAttribute('aria-expanded', String(panel === 'invite'));
+  $('leave-btn').setAttribute('aria-expanded', String(panel === 'leave'));
+  $('leave-name').textContent = '# ' + c.name;
+  if (panel === 'invite') {
+    drawChecks($('invite-online'), $('invite-online-empty'), S.online.filter((u) => u !== S.me && !c.members.includes(u)));
+  }
 }
 
-function updateMessage(li, m, prev) {
-  const mine = m.sender === S.me;
-  li.classList.toggle('mine', mine);
-  // Consecutive messages of one sender within five minutes form a group.
-  const cont = !!prev && prev.sender === m.sender && !!m.time && !!prev.time && Date.parse(m.time) - Date.parse(prev.time) < 300000;
-  li.classList.toggle('cont', cont);
-  // What the grouping hides from sight (the sender of own messages and of
-  // follow-ups, their time) stays for screen readers: each message is read
-  // with its author.
-  li.querySelector('.meta').classList.toggle('sr-only', cont);
-  li.classList.toggle('pending', m.status === 'sending');
-  li.classList.toggle('failed', m.status === 'failed');
-  if (m.id) li.dataset.id = m.id;
-  const t = li.querySelector('time');
-  if (m.time && t.dateTime !== m.time) Object.assign(t, { dateTime: m.time, textContent: fmtTime(m.time), title: new Date(m.time).toLocaleString() });
-  li.querySelector('.sender').textContent = mine ? 'You' : m.sender;
-  li.querySelector('.sender').classList.toggle('sr-only', mine);
-  const st = li.querySelector('.status');
-  st.textContent = m.status === 'sending' ? 'sending…' : m.status === 'failed' ? 'Not sent: ' + m.error + ' ' : '';
-  if (m.status === 'failed' && m.retry) st.append(button('link retry', { key: m.key }, 'Retry').firstChild);
+// drawTyping says who is typing in c; the text changes only when the
+// people do, so that the live region speaks once.
+function drawTyping(c) {
+  const names = [...c.typing.keys()];
+  const text = names.length === 0 ? '' : names.length === 1 ? names[0] + ' is typing…'
+    : names.length === 2 ? names[0] + ' and ' + names[1] + ' are typing…' : 'Several people are typing…';
+  if ($('typing').textContent !== text) $('typing').textContent = text;
 }
 
 export function setError(node, text) { node.textContent = text; node.hidden = !text; }

@@ -23,39 +23,64 @@ export const store = {
 export const S = {
   me: '',
   convs: new Map(), // key ('c:'+chat or 'd:'+user) → conversation
-  online: [],
+  online: [], // who is online, sorted: ClientListResponse, then PresenceChanged
   registered: false, // signed in on an open connection
   active: null, // key of the conversation shown
   view: 'empty', // empty | conv | new | random
   opener: '', // id of the button that opened the form shown: Cancel and Escape return there
+  panel: '', // '' | 'invite' | 'leave': what the chat's header has unfolded
+  editing: '', // id of the own message whose edit form is open
+  deleting: '', // id of the own message whose deletion asks for confirmation
   narrow: false, // phone-sized screen: the sidebar folds away
   sidebarOpen: true,
 };
 let seq = 0; // orders messages that have no id yet
 export const active = () => S.convs.get(S.active);
+// shown is whether c is the conversation on screen.
+export const shown = (c) => S.view === 'conv' && S.active === c.key;
+// field names c in a request: chats by chatname, direct ones by recipient.
+export const field = (c) => (c.kind === 'chat' ? 'chatname' : 'recipient');
 
+// conv returns the conversation, made empty if it is new. Direct
+// conversations are named by the other party.
 export function conv(kind, name) {
   const key = (kind === 'chat' ? 'c:' : 'd:') + name;
   let c = S.convs.get(key);
   if (!c) {
     c = { key, kind, name, members: [], msgs: new Map(), byId: new Map(), last: '', preview: null,
-      loaded: false, loading: false, more: false, oldest: null, unread: 0, error: '' };
+      loaded: false, loading: false, more: false, oldest: null, unread: 0, error: '',
+      created: performance.now(), // a chat list asked for before this may not name it
+      read: '', // the newest id this page marked read (or learnt was)
+      typing: new Map(), // who is typing → the timer that forgets it
+      typingSent: 0 }; // when this page last said it types here
     S.convs.set(key, c);
-    if (kind === 'direct') savePeers();
   }
   return c;
 }
 
-// The protocol has no list of direct conversations, so the people this
-// browser talked with are remembered per username.
-function savePeers() {
-  const peers = [...S.convs.values()].filter((c) => c.kind === 'direct').map((c) => c.name);
-  store.set('chateau:peers:' + S.me, JSON.stringify(peers));
+// keyOf is the key of the conversation a push is about: a chat's, or the
+// direct one with the other party (sender or recipient, whichever is not
+// this user).
+export function keyOf(f) {
+  if (f.chatname) return 'c:' + f.chatname;
+  return 'd:' + (f.sender && f.sender !== S.me ? f.sender : f.recipient);
+}
+
+// forget drops a conversation (a chat left); if it was shown, the pane
+// empties.
+export function forget(key) {
+  S.convs.delete(key);
+  if (S.active === key) Object.assign(S, { active: null, view: S.view === 'conv' ? 'empty' : S.view, panel: '' });
 }
 
 // addMessage files m under c unless its id is known; returns whether it is new.
 export function addMessage(c, m) {
-  if (m.id && c.byId.has(m.id)) return false;
+  const known = m.id && c.byId.get(m.id);
+  if (known) { // a page or a replay has its current state
+    if (m.deleted) deleteMessage(known);
+    else if (m.edited) Object.assign(known, { content: m.content, edited: true });
+    return false;
+  }
   m.key = m.key || m.id;
   m.seq = ++seq;
   c.msgs.set(m.key, m);
@@ -71,3 +96,19 @@ export function addMessage(c, m) {
 // ULIDs in Crockford base32 sort like their time; unsent ones ('~' > 'Z') last.
 const sortKey = (m) => m.id || '~' + String(m.seq).padStart(12, '0');
 export const sorted = (c) => [...c.msgs.values()].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+
+// newestShown is the id of the newest message of c that is stored and not
+// deleted: what a MarkReadRequest can name.
+export function newestShown(c) {
+  let id = '';
+  for (const m of c.byId.values()) if (!m.deleted && m.id > id) id = m.id;
+  return id;
+}
+
+// deleteMessage keeps of m what a deleted message shows: who, when.
+export function deleteMessage(m) {
+  Object.assign(m, { deleted: true, content: '' });
+  delete m.edited;
+  if (S.editing === m.id) S.editing = '';
+  if (S.deleting === m.id) S.deleting = '';
+}
