@@ -324,6 +324,30 @@ function sendRandom(e) {
   }, true);
 }
 
+// changePassword protects the name with a new password (or changes it);
+// the client signs in with it from then on.
+function changePassword(e) {
+  e.preventDefault();
+  if (isBusy($('password-save'))) return;
+  const err = $('password-error');
+  const old = $('old-password').value;
+  const pw = $('new-password').value;
+  const n = encoder.encode(pw).length;
+  if (n < 8 || n > 256) return refuse(err, 'The new password needs 8–256 characters.', $('new-password'));
+  setError(err, '');
+  setError($('password-result'), '');
+  busy($('password-save'), 'Changing…');
+  const f = { type: 'ChangePasswordRequest', new: pw };
+  if (old) f.old = old;
+  request(f, (r) => {
+    busy($('password-save'));
+    if (!r || r.status !== 200) return refuse(err, r ? describe(r) : 'Not connected. Try again.', $('old-password'));
+    client.password = pw;
+    $('password-form').reset();
+    setError($('password-result'), 'Password changed. Use it the next time you sign in.');
+  });
+}
+
 // ------------------------------------------------------------ sign-in
 
 function signIn(e) {
@@ -380,6 +404,12 @@ on('login-form', 'submit', signIn);
 $('username').value = store.get('chateau:lastUser') || '';
 ($('username').value ? $('password') : $('username')).focus();
 on('logout', 'click', () => signOut(''));
+on('password-btn', 'click', () => {
+  openForm('password', 'password-btn', 'old-password');
+  setError($('password-error'), '');
+  setError($('password-result'), '');
+});
+on('password-form', 'submit', changePassword);
 on('new-chat-btn', 'click', () => {
   openForm('new', 'new-chat-btn', 'chat-name');
   refreshOnline();
@@ -397,7 +427,7 @@ document.addEventListener('keydown', (e) => {
   if (e.key !== 'Escape' || e.isComposing || $('app').hidden) return;
   if ($('alert').textContent) showAlert('');
   else if (S.view === 'conv' && closeChange()) { /* an edit, a deletion, the invite or leave panel */ }
-  else if (S.view === 'new' || S.view === 'random') closeForm();
+  else if (S.view === 'new' || S.view === 'random' || S.view === 'password') closeForm();
   else if (S.narrow && S.sidebarOpen && $('sidebar').contains(document.activeElement)) {
     S.sidebarOpen = false;
     focusAfterDraw('sidebar-toggle');

@@ -40,7 +40,7 @@ function draw(mode) {
   keepFocus($('conv-list'), 'key', drawConvList);
   keepFocus($('online-list'), 'user', drawOnline);
   const view = S.view === 'conv' && !S.active ? 'empty' : S.view;
-  for (const v of ['empty', 'conv', 'new', 'random']) $('view-' + v).hidden = v !== view;
+  for (const v of ['empty', 'conv', 'new', 'random', 'password']) $('view-' + v).hidden = v !== view;
   if (view === 'new') drawChecks($('recipients'), $('recipients-empty'), S.online.filter((u) => u !== S.me));
   if (view === 'conv') drawConv(S.convs.get(S.active), mode);
   if (focusTarget) {
