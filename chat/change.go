@@ -54,9 +54,9 @@ func deliveryOf(st *projection.State, e projection.Event, replay bool) (Frame, b
 	case projection.ChatCreated, projection.GroupMessagePosted, projection.DirectMessageSent:
 		return Delivery(e, replay), true
 	case projection.ChatMembersAdded:
-		f.Type, f.Chatname, f.Members, f.Added, f.By, f.ID, f.Time = FrameMembersChanged, p.Chat, chatMembers(st, p.Chat), p.Added, e.Actor, e.ID, e.Time()
+		f.Type, f.Chatname, f.Members, f.Added, f.By, f.ID, f.Time = FrameMembersChanged, p.Chat, membersAfter(st, e, p.Chat), p.Added, e.Actor, e.ID, e.Time()
 	case projection.ChatMemberLeft:
-		f.Type, f.Chatname, f.Members, f.Removed, f.By, f.ID, f.Time = FrameMembersChanged, p.Chat, chatMembers(st, p.Chat), []string{e.Actor}, e.Actor, e.ID, e.Time()
+		f.Type, f.Chatname, f.Members, f.Removed, f.By, f.ID, f.Time = FrameMembersChanged, p.Chat, membersAfter(st, e, p.Chat), []string{e.Actor}, e.Actor, e.ID, e.Time()
 	case projection.MessageEdited:
 		f.Type, f.Content, f.Time = FrameMessageEdited, p.Content, e.Time()
 		return messageChange(st, f, p.Message, e)
@@ -86,11 +86,20 @@ func messageChange(st *projection.State, f Frame, id ulid.ULID, e projection.Eve
 }
 
 // ackOf is Ack with what the event alone does not say: the members of a
-// chat after an invitation.
+// chat right after an invitation.
 func ackOf(st *projection.State, r *Request, e projection.Event) Frame {
 	f := Ack(r, e)
 	if p, ok := e.Payload.(projection.ChatMembersAdded); ok {
-		f.Members = chatMembers(st, p.Chat)
+		f.Members = membersAfter(st, e, p.Chat)
 	}
 	return f
+}
+
+// membersAfter returns the members of chat right after e, a change of its
+// members, as a retry or a replay tells them.
+func membersAfter(st *projection.State, e projection.Event, chat string) []string {
+	if m, ok := st.MembersAfter(e.ID); ok {
+		return m
+	}
+	return chatMembers(st, chat)
 }

@@ -44,7 +44,17 @@ func (s *State) changeMembers(e Event) error {
 	}
 	conv := s.convs[c.conv]
 	conv.changes = append(conv.changes, e.ID)
+	s.membersAfter[e.ID] = c.Members
 	return nil
+}
+
+// MembersAfter returns the members of a chat right after the change of
+// members stored as id (a ChatMembersAdded or a ChatMemberLeft), sorted,
+// for a replay or a retry to tell them as they were. The slice is shared
+// and must not be modified.
+func (s *State) MembersAfter(id ulid.ULID) ([]string, bool) {
+	m, ok := s.membersAfter[id]
+	return m, ok
 }
 
 // join makes user a member of c, with everything before it read.

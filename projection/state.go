@@ -67,6 +67,9 @@ type State struct {
 	edits     map[ulid.ULID][]ulid.ULID      // by message: its edits, in log order
 	deleted   map[ulid.ULID]ulid.ULID        // by message: its deletion
 	markers   map[string][]ulid.ULID         // by user: their ReadMarkerMoved events
+	// membersAfter are a chat's members after each change of members (a
+	// list shared with Chat values, made anew by each change).
+	membersAfter map[ulid.ULID][]string
 }
 
 // MaxReceipts is how many of each user's most recent messageIDs are
@@ -134,6 +137,8 @@ func NewState() *State {
 		edits:     make(map[ulid.ULID][]ulid.ULID),
 		deleted:   make(map[ulid.ULID]ulid.ULID),
 		markers:   make(map[string][]ulid.ULID),
+
+		membersAfter: make(map[ulid.ULID][]string),
 	}
 }
 

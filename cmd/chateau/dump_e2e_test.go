@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/oklog/ulid/v2"
 )
 
 // ack sends req on ws and returns the id of the event its answer names
@@ -25,12 +27,17 @@ import (
 // a 200.
 func ack(t *testing.T, ws *websocket.Conn, req map[string]any) string {
 	t.Helper()
+	// The answer is told from the pushes by its messageID.
+	req = maps.Clone(req)
+	if _, ok := req["messageID"]; !ok {
+		req["messageID"] = "ack-" + ulid.Make().String()
+	}
 	if err := ws.WriteJSON(req); err != nil {
 		t.Fatal(err)
 	}
 	for {
 		m := read(t, ws)
-		if typ, _ := m["type"].(string); strings.HasSuffix(typ, "Recv") {
+		if m["messageID"] != req["messageID"] {
 			continue
 		}
 		if m["status"] != float64(200) {
