@@ -39,6 +39,14 @@ type Log interface {
 	Get(ids []ulid.ULID, fn func(eventlog.Record) error) error
 }
 
+// Rewriter is a Log that can rewrite stored records in the transaction of
+// an append (*eventlog.Log can). On such a log a deletion erases the
+// content it deletes; a log that cannot (a cluster's stream) keeps it, and
+// the core only stops showing it.
+type Rewriter interface {
+	AppendRewriting(rewrites []eventlog.Rewrite, data ...[]byte) ([]ulid.ULID, error)
+}
+
 // DefaultMaxBatch is the default of Core.MaxBatch.
 const DefaultMaxBatch = 1024
 
@@ -69,6 +77,9 @@ type Core struct {
 	// Presence shares who is online with the other nodes of a cluster;
 	// nil means this node is alone. A cluster's Log is a SharedLog.
 	Presence Presence
+	// Broadcast carries typing notices to the other nodes of a cluster;
+	// nil means this node is alone.
+	Broadcast Broadcast
 
 	throttle *loginThrottle // refuses password attempts after wrong ones (throttle.go)
 	hashes   *hashQueue     // bounds password hashing, running and waiting (login.go)

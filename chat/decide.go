@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -19,10 +20,10 @@ func (q *sequencer) decide(s *Session, r *Request) {
 	case r.Err != nil:
 		q.fail(s, r, r.Err)
 		return
-	case isMessage(r.Kind) && strings.TrimSpace(r.Content) == "":
+	case hasContent(r.Kind) && strings.TrimSpace(r.Content) == "":
 		q.fail(s, r, Reasonf(ErrBadRequest, "content must not be empty or only whitespace"))
 		return
-	case len(r.MessageID) > 0 && isMessage(r.Kind):
+	case len(r.MessageID) > 0 && storesEvent(r.Kind):
 		if q.retried(s, r) {
 			return
 		}
@@ -45,6 +46,29 @@ func (q *sequencer) decide(s *Session, r *Request) {
 		q.chatList(s, r)
 	case TypeHistory:
 		q.history(s, r)
+	default:
+		q.decideChange(s, r)
+	}
+}
+
+// decideChange decides the requests that change what was stored before:
+// read markers, members, messages, typing and passwords.
+func (q *sequencer) decideChange(s *Session, r *Request) {
+	switch r.Kind {
+	case TypeMarkRead:
+		q.markRead(s, r)
+	case TypeChatInvite:
+		q.chatInvite(s, r)
+	case TypeChatLeave:
+		q.chatLeave(s, r)
+	case TypeEditMessage:
+		q.editMessage(s, r)
+	case TypeDeleteMessage:
+		q.deleteMessage(s, r)
+	case TypeTyping:
+		q.typing(s, r)
+	case TypeChangePassword:
+		q.changePassword(s, r)
 	}
 }
 
@@ -67,11 +91,22 @@ func (q *sequencer) everyoneOnline() []string {
 	return slices.Compact(names)
 }
 
-// isMessage reports whether requests of kind store a message, and so are
-// deduplicated by messageID.
-func isMessage(kind string) bool {
+// hasContent reports whether requests of kind carry a message's content.
+func hasContent(kind string) bool {
 	switch kind {
-	case TypeGroupMessageInit, TypeGroupMessage, TypeRandomMessage, TypeSingleMessage:
+	case TypeGroupMessageInit, TypeGroupMessage, TypeRandomMessage, TypeSingleMessage, TypeEditMessage:
+		return true
+	}
+	return false
+}
+
+// storesEvent reports whether requests of kind store an event, and so are
+// deduplicated by messageID. A registration is not: a second one is a new
+// session.
+func storesEvent(kind string) bool {
+	switch kind {
+	case TypeGroupMessageInit, TypeGroupMessage, TypeRandomMessage, TypeSingleMessage, TypeMarkRead,
+		TypeChatInvite, TypeChatLeave, TypeEditMessage, TypeDeleteMessage, TypeChangePassword:
 		return true
 	}
 	return false
@@ -108,6 +143,7 @@ func (q *sequencer) register(s *Session, r *Request) {
 		return
 	}
 	u, exists := q.c.State.User(r.Username)
+	wasOnline := q.isOnline(r.Username)
 	switch {
 	case !exists:
 		// A new name; with a password, the reader has hashed it. In a
@@ -119,9 +155,9 @@ func (q *sequencer) register(s *Session, r *Request) {
 		}
 		return
 	case u.Protected():
-		// The reader checked the password against the hash it saw, and a
-		// name's hash never changes: the check stands.
-		if r.verifiedHash == nil {
+		// The reader checked the password against the hash it saw; the
+		// check stands if the name's hash has not changed since.
+		if r.verifiedHash == nil || !bytes.Equal(r.verifiedHash, u.PasswordHash) {
 			q.fail(s, r, Reasonf(ErrUnauthorized, unauthorized))
 			return
 		}
@@ -137,6 +173,9 @@ func (q *sequencer) register(s *Session, r *Request) {
 		return
 	}
 	q.login(s, r.Username)
+	if !wasOnline {
+		q.announce(r.Username, true)
+	}
 	q.answer(s, r, Frame{Type: FrameRegister, Status: StatusOK, MessageID: r.MessageID, Username: r.Username,
 		LastID: q.c.State.Last()})
 	if r.HasSince {
@@ -211,11 +250,15 @@ func (q *sequencer) login(s *Session, name string) {
 	q.online[name] = s
 }
 
-// logout takes name offline, here and for the other nodes.
+// logout takes name offline, here and for the other nodes, and tells
+// those who share a conversation with name.
 func (q *sequencer) logout(name string) {
 	delete(q.online, name)
 	if q.c.Presence != nil {
 		q.c.Presence.Release(name)
+	}
+	if !q.isOnline(name) {
+		q.announce(name, false)
 	}
 }
 

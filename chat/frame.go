@@ -24,6 +24,18 @@ const (
 	FrameChatList          = "ChatListResponse"
 	FrameHistory           = "HistoryResponse"
 	FrameReplayComplete    = "ReplayComplete"
+	FramePresenceChanged   = "PresenceChanged"
+	FrameMarkRead          = "MarkReadResponse"
+	FrameReadMarker        = "ReadMarker"
+	FrameChatInvite        = "ChatInviteResponse"
+	FrameChatLeave         = "ChatLeaveResponse"
+	FrameMembersChanged    = "ChatMembersChanged"
+	FrameEditMessage       = "EditMessageResponse"
+	FrameMessageEdited     = "MessageEdited"
+	FrameDeleteMessage     = "DeleteMessageResponse"
+	FrameMessageDeleted    = "MessageDeleted"
+	FrameTyping            = "Typing"
+	FrameChangePassword    = "ChangePasswordResponse"
 )
 
 // Frame is a server frame as the core decides it: every field any frame
@@ -43,7 +55,7 @@ type Frame struct {
 	Sender    string
 	Recipient string
 	// Content is a delivery's message, in GroupMessageRecv and
-	// SingleMessageRecv only (where "" is a message too).
+	// SingleMessageRecv (where "" is a message too), and an edit's.
 	Content string
 	// ID and Time are a stored message's id and time (zero for none),
 	// written by the transport, which saves two strings a frame.
@@ -66,14 +78,26 @@ type Frame struct {
 	Chats []ChatSummary
 	// Count is how many messages a ReplayComplete ends.
 	Count int
+	// Online is a PresenceChanged's.
+	Online bool
+	// Added, Removed and By are a ChatMembersChanged's.
+	Added, Removed []string
+	By             string
+	// Changed is the id of an edit or a deletion; ID is then the id of
+	// the message it changed.
+	Changed ulid.ULID
+	// Direct are a ChatListResponse's direct conversations.
+	Direct []DirectSummary
 }
 
-// HistoryMessage is one message of a HistoryResponse.
+// HistoryMessage is one message of a HistoryResponse: its latest content,
+// or none once it is deleted.
 type HistoryMessage struct {
 	ID              ulid.ULID
 	Sender, Content string
 	Time            time.Time
 	Random          bool
+	Edited, Deleted bool
 }
 
 // ChatSummary is one chat of a ChatListResponse; LastID is zero for none.
@@ -81,6 +105,14 @@ type ChatSummary struct {
 	Chatname string
 	Members  []string
 	LastID   ulid.ULID
+	Unread   int
+}
+
+// DirectSummary is one direct conversation of a ChatListResponse.
+type DirectSummary struct {
+	Username string
+	LastID   ulid.ULID
+	Unread   int
 }
 
 // errorFrame answers r with err.
@@ -118,6 +150,18 @@ func Ack(r *Request, e projection.Event) Frame {
 			f.Type = FrameSingleMessage
 		}
 		f.Recipient = p.Recipient
+	case projection.ChatMembersAdded:
+		f.Type, f.Chatname, f.ID, f.Time = FrameChatInvite, p.Chat, ulid.ULID{}, time.Time{}
+	case projection.ChatMemberLeft:
+		f.Type, f.Chatname, f.ID, f.Time = FrameChatLeave, p.Chat, ulid.ULID{}, time.Time{}
+	case projection.MessageEdited:
+		f.Type, f.ID, f.Changed = FrameEditMessage, p.Message, e.ID
+	case projection.MessageDeleted:
+		f.Type, f.ID, f.Changed, f.Time = FrameDeleteMessage, p.Message, e.ID, time.Time{}
+	case projection.ReadMarkerMoved:
+		f.Type, f.Chatname, f.Recipient, f.ID, f.Time = FrameMarkRead, p.Chat, p.Peer, p.Message, time.Time{}
+	case projection.PasswordChanged:
+		f.Type, f.ID, f.Time = FrameChangePassword, ulid.ULID{}, time.Time{}
 	}
 	return f
 }

@@ -82,11 +82,13 @@ func encodeJSON(f chat.Frame) []byte {
 	return b
 }
 
-// recorder is a chat.Peer that keeps what the core sends it.
+// recorder is a chat.Peer that keeps what the core sends it: presence
+// changes apart, so that tests of other things need not expect them.
 type recorder struct {
-	t      *testing.T
-	frames chan chat.Frame
-	closed chan chat.Close
+	t        *testing.T
+	frames   chan chat.Frame
+	presence chan chat.Frame
+	closed   chan chat.Close
 	// refuse makes Send report that the connection does not keep up.
 	refuse bool
 }
@@ -105,8 +107,12 @@ func (r *recorder) Push(b []byte) bool {
 	if err := json.Unmarshal(b, &f); err != nil {
 		r.t.Errorf("frame %q: %v", b, err)
 	}
+	to := r.frames
+	if f.Type == chat.FramePresenceChanged {
+		to = r.presence
+	}
 	select {
-	case r.frames <- f:
+	case to <- f:
 		return true
 	default:
 		r.t.Errorf("recorder full: %+v", f)
@@ -134,7 +140,7 @@ func (tc *testCore) open() *session {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	tc.nextID++
-	p := &recorder{t: tc.t, frames: make(chan chat.Frame, 1024), closed: make(chan chat.Close, 1)}
+	p := &recorder{t: tc.t, frames: make(chan chat.Frame, 1024), presence: make(chan chat.Frame, 1024), closed: make(chan chat.Close, 1)}
 	s := tc.Open(p, chat.Conn{ID: tc.nextID, Addr: "127.0.0.1:1", Window: 64, MaxHeld: 4096})
 	tc.sessions = append(tc.sessions, s)
 	return &session{Session: s, peer: p}

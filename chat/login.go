@@ -33,7 +33,7 @@ func (c *Core) checkPassword(s *Session, r *Request) {
 		stored = c.storedHash(r.Username)
 	}
 	if len(stored) > 0 {
-		c.verifyPassword(s, r, stored)
+		c.verifyPassword(s, r, r.Username, r.Password, stored)
 		return
 	}
 	if wait := c.throttle.admitNew(s.addrKey, c.Now()); wait > 0 {
@@ -73,24 +73,24 @@ func (c *Core) storedHash(name string) []byte {
 	return stored
 }
 
-// verifyPassword checks r's password against a protected name's stored
+// verifyPassword checks password, given for name, against name's stored
 // hash, if the throttle and the hash queue let it, and tells the throttle
-// how it went.
-func (c *Core) verifyPassword(s *Session, r *Request, stored []byte) {
-	at, wait := c.throttle.admit(r.Username, s.addrKey, c.Now())
+// how it went. A match sets r.verifiedHash.
+func (c *Core) verifyPassword(s *Session, r *Request, name, password string, stored []byte) {
+	at, wait := c.throttle.admit(name, s.addrKey, c.Now())
 	if wait > 0 {
 		c.refuseLogin(r, throttled(wait), "throttled")
 		return
 	}
 	var ok bool
 	var err error
-	if !c.hash(func() { ok, err = projection.CheckPassword(stored, r.Password) }) {
+	if !c.hash(func() { ok, err = projection.CheckPassword(stored, password) }) {
 		c.throttle.done(at, notChecked, c.Now())
 		c.refuseLogin(r, hashingBusy(), "hashing_busy")
 		return
 	}
 	if err != nil {
-		c.Logger.Error("check password", "user", r.Username, "err", err)
+		c.Logger.Error("check password", "user", name, "err", err)
 	}
 	if ok {
 		r.verifiedHash = stored
@@ -100,7 +100,7 @@ func (c *Core) verifyPassword(s *Session, r *Request, stored []byte) {
 	nameLocked, addrLocked := c.throttle.done(at, passwordWrong, c.Now())
 	if nameLocked || addrLocked {
 		// Once per name or address as its backoff begins, not per refusal.
-		c.Logger.Warn("login throttled: too many wrong passwords", "user", r.Username, "remote", s.addrKey,
+		c.Logger.Warn("login throttled: too many wrong passwords", "user", name, "remote", s.addrKey,
 			"name_locked", nameLocked, "address_locked", addrLocked)
 	}
 }

@@ -18,11 +18,19 @@ const (
 	TypeSingleMessage    = "SingleMessageRequest"
 	TypeChatList         = "ChatListRequest"
 	TypeHistory          = "HistoryRequest"
+	TypeMarkRead         = "MarkReadRequest"
+	TypeChatInvite       = "ChatInviteRequest"
+	TypeChatLeave        = "ChatLeaveRequest"
+	TypeEditMessage      = "EditMessageRequest"
+	TypeDeleteMessage    = "DeleteMessageRequest"
+	TypeTyping           = "TypingRequest"
+	TypeChangePassword   = "ChangePasswordRequest"
 )
 
 // Limits of the protocol that are not configurable.
 const (
-	// MaxRecipients bounds a GroupMessageInitRequest's recipients.
+	// MaxRecipients bounds a GroupMessageInitRequest's recipients and a
+	// ChatInviteRequest's usernames.
 	MaxRecipients = 256
 	// DefaultHistoryLimit and MaxHistoryLimit are a history page's sizes.
 	DefaultHistoryLimit = 50
@@ -52,11 +60,16 @@ type Request struct {
 	Before     ulid.ULID // HistoryRequest
 	After      ulid.ULID
 	Limit      int
+	ID         ulid.ULID // the message a MarkRead, Edit or Delete names
+	Usernames  []string  // ChatInviteRequest
+	// OldPassword and NewPassword are a ChangePasswordRequest's.
+	OldPassword string
+	NewPassword string
 
 	// Set by Submit for a RegisterRequest with a password, so that the
 	// slow hashing happens outside the sequencer.
-	passwordHash []byte // a new hash, for a name that did not exist
-	verifiedHash []byte // the stored hash that Password matched
+	passwordHash []byte // a new hash, for a name that did not exist or a new password
+	verifiedHash []byte // the stored hash that Password (or OldPassword) matched; empty, not nil, for none
 }
 
 // Truncate shortens s to at most n bytes and an ellipsis, at a character

@@ -45,7 +45,9 @@ type step struct {
 	close bool     // close the connection, for why
 	why   Close
 	retry bool // r repeats the request that stored event: answer only
-	job   job  // a detached answer to run after the frames before it
+	// silent: r is done and gets no answer (a TypingRequest).
+	silent bool
+	job    job // a detached answer to run after the frames before it
 	// status is the answer's status, for the metrics; an event's step
 	// gets it when the batch is stored.
 	status int
@@ -63,9 +65,11 @@ type sequencer struct {
 	events  []projection.Event
 	data    [][]byte
 	pending map[receiptKey]int // events in the batch by their request's messageID
-	barrier bool               // an event in the batch changes what later requests may do
-	next    op                 // an op fill left to start the next batch (waitsForBatch)
-	queued  []*Session         // sessions with frames sent and peers not flushed
+	// rewrites erase the records that the batch's deletions delete.
+	rewrites []eventlog.Rewrite
+	barrier  bool       // an event in the batch changes what later requests may do
+	next     op         // an op fill left to start the next batch (waitsForBatch)
+	queued   []*Session // sessions with frames sent and peers not flushed
 
 	// On a shared log (shared.go): the log, records read past the batch
 	// being stored, which events of the batch the log refused, when the
@@ -76,6 +80,14 @@ type sequencer struct {
 	syncedAt time.Time
 	needSync bool
 	syncErr  error
+
+	// Notices (notice.go): who typed where when, and who is online on
+	// the other nodes, as last seen.
+	typed  map[typingNotice]time.Time
+	remote map[string]bool
+	tick   *time.Ticker // every presenceRefresh, on a cluster
+
+	flushing bool // flush is sending the batch's steps
 
 	stats commitStats
 }
@@ -100,13 +112,18 @@ func (st commitStats) log(logger *slog.Logger) {
 type receiptKey struct{ user, messageID string }
 
 func newSequencer(c *Core) *sequencer {
-	return &sequencer{c: c, online: make(map[string]*Session), pending: make(map[receiptKey]int), shared: c.shared}
+	return &sequencer{c: c, online: make(map[string]*Session), pending: make(map[receiptKey]int), shared: c.shared,
+		typed: make(map[typingNotice]time.Time), remote: make(map[string]bool)}
 }
 
 // run takes every op waiting, up to a batch, stores and answers them, and
 // repeats until the core stops. While one batch is being fsynced the next
 // one queues up in Core.ops: that is the group commit, with no timer.
 func (q *sequencer) run() {
+	if q.c.Presence != nil {
+		q.tick = time.NewTicker(presenceRefresh)
+		defer q.tick.Stop()
+	}
 	for {
 		o, ok := q.take()
 		if !ok {
@@ -140,8 +157,14 @@ func (q *sequencer) take() (op, bool) {
 		ready = q.shared.Ready()
 	}
 	var lost <-chan string
+	var changed <-chan struct{}
+	var tick <-chan time.Time
 	if q.c.Presence != nil {
-		lost = q.c.Presence.Lost()
+		lost, changed, tick = q.c.Presence.Lost(), q.c.Presence.Changed(), q.tick.C
+	}
+	var typing <-chan []byte
+	if q.c.Broadcast != nil {
+		typing = q.c.Broadcast.Received()
 	}
 	select {
 	case o := <-q.c.ops:
@@ -150,6 +173,12 @@ func (q *sequencer) take() (op, bool) {
 		return readyOp{}, true
 	case name := <-lost:
 		return lostOp{name}, true
+	case <-changed:
+		return presenceOp{}, true
+	case <-tick:
+		return presenceOp{}, true
+	case b := <-typing:
+		return typingOp{b}, true
 	case <-q.c.stop:
 		select {
 		case o := <-q.c.ops:
@@ -183,16 +212,23 @@ func (q *sequencer) fill() {
 //   - a RegisterRequest, so that a new session gets nothing of the batch
 //     before its RegisterResponse (deliveries go to who is online at the
 //     flush);
+//   - a change of a chat's members, so that each message of the batch is
+//     delivered to the members it was stored for (deliveries go to the
+//     members at the flush); it also ends its batch (barrier);
+//   - a deletion, so that every edit it erases is stored (deleteMessage);
 //   - a request that reads what its session wrote earlier in the batch
 //     (history, chat list, client list): a session's requests see the
 //     effects of its earlier ones, whatever the batching.
 func (q *sequencer) waitsForBatch(o op) bool {
+	if _, ok := o.(settleOp); ok {
+		return true
+	}
 	r, ok := o.(requestOp)
 	if !ok {
 		return false
 	}
 	switch r.r.Kind {
-	case TypeRegister:
+	case TypeRegister, TypeChatInvite, TypeChatLeave, TypeDeleteMessage:
 		return true
 	case TypeHistory, TypeChatList, TypeClientList:
 		return r.s.wrote
@@ -206,6 +242,8 @@ func (q *sequencer) handle(o op) {
 		q.decide(o.s, o.r)
 	case handoffOp:
 		q.handoff(o)
+	case settleOp:
+		o.reply <- o.s.user
 	case goneOp:
 		if o.s.user != "" && q.online[o.s.user] == o.s {
 			q.logout(o.s.user)
@@ -217,6 +255,11 @@ func (q *sequencer) handle(o op) {
 		if old := q.online[o.name]; old != nil {
 			q.replace(old)
 		}
+		q.remote[o.name] = true // held by the node that took it
+	case presenceOp:
+		q.refreshRemote()
+	case typingOp:
+		q.foreignTyping(o.data)
 	}
 }
 
@@ -275,6 +318,8 @@ func (q *sequencer) propose(s *Session, r *Request, p projection.Payload, barrie
 func (q *sequencer) flush() {
 	stored := len(q.data) > 0 && q.store()
 	now := time.Now()
+	q.flushing = true
+	defer func() { q.flushing = false }()
 	for _, st := range q.steps {
 		st.s.wrote = false
 		if st.r != nil {
@@ -284,6 +329,7 @@ func (q *sequencer) flush() {
 		switch {
 		case st.close:
 			st.s.peer.Close(st.why)
+		case st.silent:
 		case st.frame != nil:
 			q.send(st.s, st.frame)
 		case st.job != nil:
@@ -292,7 +338,7 @@ func (q *sequencer) flush() {
 			q.unclaim(q.events[st.event])
 			q.send(st.s, q.c.Encode(errorFrame(st.r, ErrStorage)))
 		case st.retry:
-			q.send(st.s, q.c.Encode(Ack(st.r, q.events[st.event])))
+			q.send(st.s, q.c.Encode(ackOf(q.c.State, st.r, q.events[st.event])))
 		default:
 			q.deliver(st.s, st.r, q.events[st.event])
 		}
@@ -303,7 +349,7 @@ func (q *sequencer) flush() {
 	clear(q.events)
 	clear(q.data)
 	clear(q.pending)
-	q.steps, q.events, q.data, q.barrier, q.dropped = q.steps[:0], q.events[:0], q.data[:0], false, nil
+	q.steps, q.events, q.data, q.barrier, q.dropped, q.rewrites = q.steps[:0], q.events[:0], q.data[:0], false, nil, nil
 }
 
 // store appends the batch's events in one transaction and applies them to
@@ -313,9 +359,13 @@ func (q *sequencer) store() bool {
 	start := time.Now()
 	var ids []ulid.ULID
 	var err error
-	if q.shared != nil {
+	rw, rewrites := q.c.Log.(Rewriter)
+	switch {
+	case q.shared != nil:
 		ids, err = q.publish()
-	} else {
+	case rewrites && len(q.rewrites) > 0:
+		ids, err = rw.AppendRewriting(q.rewrites, q.data...)
+	default:
 		ids, err = q.c.Log.Append(q.data...)
 	}
 	took := time.Since(start)
@@ -372,30 +422,22 @@ func (q *sequencer) deliver(s *Session, r *Request, e projection.Event) {
 		}
 		return
 	}
-	q.send(s, q.c.Encode(Ack(r, e)))
+	q.send(s, q.c.Encode(ackOf(q.c.State, r, e)))
 	q.fanOut(e)
 }
 
-// fanOut sends a stored message to every member or recipient online here
-// but its sender, encoded once for all of them.
+// fanOut sends a stored event to every member or recipient online here
+// but its actor, encoded once for all of them.
 func (q *sequencer) fanOut(e projection.Event) {
-	var to []string
-	switch p := e.Payload.(type) {
-	case projection.ChatCreated:
-		to = p.Members
-	case projection.GroupMessagePosted:
-		chat, _ := q.c.State.Chat(p.Chat)
-		to = chat.Members
-	case projection.DirectMessageSent:
-		to = []string{p.Recipient}
-	default:
-		return
-	}
 	var b []byte
-	for _, name := range to {
+	for _, name := range audience(q.c.State, e) {
 		if other := q.online[name]; other != nil && name != e.Actor {
 			if b == nil {
-				b = q.c.Encode(Delivery(e, false))
+				f, ok := deliveryOf(q.c.State, e, false)
+				if !ok {
+					return
+				}
+				b = q.c.Encode(f)
 			}
 			q.send(other, b)
 			q.c.Metrics.Deliveries.Inc()

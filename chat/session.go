@@ -84,6 +84,7 @@ func (c *Core) Open(p Peer, conn Conn) *Session {
 // unanswered.
 func (s *Session) Submit(r *Request) {
 	s.core.checkPassword(s, r)
+	s.core.checkPasswordChange(s, r)
 	s.window <- struct{}{}
 	s.core.ops <- requestOp{s: s, r: r}
 }

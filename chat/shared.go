@@ -51,7 +51,14 @@ type Presence interface {
 	Others() []string
 	// Lost delivers the names another node took over from this one.
 	Lost() <-chan string
+	// Changed gets a value when Others may have changed because of a
+	// claim or a release; a node's death changes it without one.
+	Changed() <-chan struct{}
 }
+
+// presenceRefresh is how often a node looks at Others without a Changed,
+// to see the users of dead nodes go offline.
+const presenceRefresh = time.Second
 
 // syncWait bounds a Sync of the shared log, after which the request that
 // asked for it is answered 500.

@@ -52,7 +52,8 @@ var (
 	ErrClosed = errors.New("event log is closed")
 	// ErrReadOnly means Append was called on a log opened read-only.
 	ErrReadOnly = errors.New("event log is read-only")
-	// ErrNotFound means Get was asked for an id the log does not hold.
+	// ErrNotFound means Get was asked for an id the log does not hold, or
+	// a Rewrite named one.
 	ErrNotFound = errors.New("no such event")
 	// ErrNoIDs means no id greater than the last one exists: the log
 	// already holds an id at ULID's largest time (the year 10889).
@@ -219,6 +220,22 @@ func catchCorrupt(oldPanicOnFault bool, err *error) {
 // durable (unless the log was opened with UnsafeNoSync); on error none of
 // them is stored.
 func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
+	return l.AppendRewriting(nil, data...)
+}
+
+// Rewrite replaces the data of a stored record, in the transaction of an
+// AppendRewriting: Edit gets the stored bytes, valid only during the call,
+// and returns the new ones. It is the log's one exception to "records
+// never change": a deletion erasing what it deletes.
+type Rewrite struct {
+	ID   ulid.ULID
+	Edit func(old []byte) ([]byte, error)
+}
+
+// AppendRewriting is Append, and in the same write transaction replaces
+// the records of rewrites: all of it is stored, or none of it (an Edit's
+// error, or a record that does not exist, ErrNotFound, roll it back).
+func (l *Log) AppendRewriting(rewrites []Rewrite, data ...[]byte) ([]ulid.ULID, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
@@ -258,7 +275,7 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 				return err
 			}
 		}
-		return nil
+		return rewrite(b, rewrites)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("append %d events: %w", len(data), err)
@@ -266,6 +283,27 @@ func (l *Log) Append(data ...[]byte) ([]ulid.ULID, error) {
 	l.last = last
 	l.wakeWaiters(false)
 	return ids, nil
+}
+
+// rewrite replaces the records of rewrites in b.
+func rewrite(b *bolt.Bucket, rewrites []Rewrite) error {
+	for _, rw := range rewrites {
+		old := b.Get(rw.ID[:])
+		if old == nil {
+			return fmt.Errorf("rewrite %s: %w", rw.ID, ErrNotFound)
+		}
+		data, err := rw.Edit(old)
+		if err != nil {
+			return fmt.Errorf("rewrite %s: %w", rw.ID, err)
+		}
+		if bytes.Equal(data, old) {
+			continue // and old, in the file's mapping, is not put back
+		}
+		if err := b.Put(rw.ID[:], data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // next returns a new id greater than last: from the clock where the clock

@@ -118,6 +118,10 @@ func (p *Presence) await(ctx context.Context, key string, rev uint64) (claim, er
 // change. p.mu must be held.
 func (p *Presence) setNameLocked(key string, c claim) {
 	p.names[key] = c
+	select {
+	case p.others <- struct{}{}:
+	default: // a signal is pending already
+	}
 	if p.changed != nil {
 		close(p.changed)
 		p.changed = nil

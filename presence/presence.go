@@ -144,6 +144,7 @@ type Presence struct {
 	mu      sync.Mutex
 	names   map[string]claim     // by key, as the claims watch last saw them
 	changed chan struct{}        // closed when names changes; nil until awaited
+	others  chan struct{}        // cap 1: names changed (Changed)
 	heard   map[string]time.Time // by node id: when its last heartbeat arrived
 	own     map[string]uint64    // by key: revision of this node's claims
 	release []held               // queued by Release, sent by releaseLoop
@@ -205,6 +206,7 @@ func Open(ctx context.Context, nc *nats.Conn, opt Options) (*Presence, error) {
 		own:         make(map[string]uint64),
 		releaseWake: make(chan struct{}, 1),
 		lostWake:    make(chan struct{}, 1),
+		others:      make(chan struct{}, 1),
 		lostC:       make(chan string),
 		done:        make(chan struct{}),
 	}
@@ -249,6 +251,12 @@ func bucket(ctx context.Context, js jetstream.JetStream, opt Options, name strin
 // claims watch saw them go, none is dropped while the Presence is open,
 // and the channel is closed by Close.
 func (p *Presence) Lost() <-chan string { return p.lostC }
+
+// Changed gets a value after the claims watch saw a claim or a release,
+// which may change what Others returns; values do not queue up beyond
+// one. A node's death changes Others without one: it is a matter of time
+// passing, so a caller that must see it calls Others now and then.
+func (p *Presence) Changed() <-chan struct{} { return p.others }
 
 // Others returns the names online on other live nodes, in no order, as
 // this node's watch of the buckets knows them. It never waits for NATS.

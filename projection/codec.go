@@ -21,6 +21,12 @@ const (
 	codeChatCreated        byte = 2
 	codeGroupMessagePosted byte = 3
 	codeDirectMessageSent  byte = 4
+	codeChatMembersAdded   byte = 5
+	codeChatMemberLeft     byte = 6
+	codeMessageEdited      byte = 7
+	codeMessageDeleted     byte = 8
+	codeReadMarkerMoved    byte = 9
+	codePasswordChanged    byte = 10
 )
 
 // Encoding limits; Decode refuses anything larger, so a corrupt length
@@ -46,10 +52,7 @@ func Encode(e Event) ([]byte, error) {
 	case ChatCreated:
 		b[1] = codeChatCreated
 		b = appendString(b, p.Chat)
-		b = binary.AppendUvarint(b, uint64(len(p.Members)))
-		for _, m := range p.Members {
-			b = appendString(b, m)
-		}
+		b = appendStrings(b, p.Members)
 		b = appendString(b, p.Content)
 	case GroupMessagePosted:
 		b[1] = codeGroupMessagePosted
@@ -60,6 +63,28 @@ func Encode(e Event) ([]byte, error) {
 		b = appendString(b, p.Recipient)
 		b = appendString(b, p.Content)
 		b = appendBool(b, p.Random)
+	case ChatMembersAdded:
+		b[1] = codeChatMembersAdded
+		b = appendString(b, p.Chat)
+		b = appendStrings(b, p.Added)
+	case ChatMemberLeft:
+		b[1] = codeChatMemberLeft
+		b = appendString(b, p.Chat)
+	case MessageEdited:
+		b[1] = codeMessageEdited
+		b = append(b, p.Message[:]...)
+		b = appendString(b, p.Content)
+	case MessageDeleted:
+		b[1] = codeMessageDeleted
+		b = append(b, p.Message[:]...)
+	case ReadMarkerMoved:
+		b[1] = codeReadMarkerMoved
+		b = appendString(b, p.Chat)
+		b = appendString(b, p.Peer)
+		b = append(b, p.Message[:]...)
+	case PasswordChanged:
+		b[1] = codePasswordChanged
+		b = appendBytes(b, p.PasswordHash)
 	default:
 		return nil, fmt.Errorf("encode: unknown payload %T", e.Payload)
 	}
@@ -83,22 +108,27 @@ func Decode(id ulid.ULID, data []byte) (Event, error) {
 		}
 		e.Payload = p
 	case codeChatCreated:
-		p := ChatCreated{Chat: d.string()}
-		n := d.uvarint()
-		if n > maxMembers || n > uint64(len(d.buf)) {
-			d.fail("member count")
-			break
-		}
-		p.Members = make([]string, n)
-		for i := range p.Members {
-			p.Members[i] = d.string()
-		}
-		p.Content = d.string()
-		e.Payload = p
+		e.Payload = ChatCreated{Chat: d.string(), Members: d.strings(), Content: d.string()}
 	case codeGroupMessagePosted:
 		e.Payload = GroupMessagePosted{Chat: d.string(), Content: d.string()}
 	case codeDirectMessageSent:
 		e.Payload = DirectMessageSent{Recipient: d.string(), Content: d.string(), Random: d.bool()}
+	case codeChatMembersAdded:
+		e.Payload = ChatMembersAdded{Chat: d.string(), Added: d.strings()}
+	case codeChatMemberLeft:
+		e.Payload = ChatMemberLeft{Chat: d.string()}
+	case codeMessageEdited:
+		e.Payload = MessageEdited{Message: d.id(), Content: d.string()}
+	case codeMessageDeleted:
+		e.Payload = MessageDeleted{Message: d.id()}
+	case codeReadMarkerMoved:
+		e.Payload = ReadMarkerMoved{Chat: d.string(), Peer: d.string(), Message: d.id()}
+	case codePasswordChanged:
+		p := PasswordChanged{}
+		if h := d.bytes(); len(h) > 0 {
+			p.PasswordHash = append([]byte(nil), h...)
+		}
+		e.Payload = p
 	default:
 		if d.err == nil {
 			d.fail(fmt.Sprintf("type code %d", code))
@@ -121,6 +151,15 @@ func appendString(b []byte, s string) []byte {
 func appendBytes(b, s []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// appendStrings appends a count and the strings.
+func appendStrings(b []byte, list []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(list)))
+	for _, m := range list {
+		b = appendString(b, m)
+	}
+	return b
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -176,6 +215,32 @@ func (d *decoder) bytes() []byte {
 }
 
 func (d *decoder) string() string { return string(d.bytes()) }
+
+// strings reads what appendStrings wrote.
+func (d *decoder) strings() []string {
+	n := d.uvarint()
+	if n > maxMembers || n > uint64(len(d.buf)) {
+		d.fail("name count")
+		return nil
+	}
+	list := make([]string, n)
+	for i := range list {
+		list[i] = d.string()
+	}
+	return list
+}
+
+// id reads 16 raw bytes of a ULID.
+func (d *decoder) id() ulid.ULID {
+	var id ulid.ULID
+	if len(d.buf) < len(id) {
+		d.fail("id")
+		return id
+	}
+	copy(id[:], d.buf)
+	d.buf = d.buf[len(id):]
+	return id
+}
 
 func (d *decoder) bool() bool {
 	switch d.byte() {

@@ -40,11 +40,19 @@ const (
 	TypeChatCreated        = "ChatCreated"
 	TypeGroupMessagePosted = "GroupMessagePosted"
 	TypeDirectMessageSent  = "DirectMessageSent"
+	TypeChatMembersAdded   = "ChatMembersAdded"
+	TypeChatMemberLeft     = "ChatMemberLeft"
+	TypeMessageEdited      = "MessageEdited"
+	TypeMessageDeleted     = "MessageDeleted"
+	TypeReadMarkerMoved    = "ReadMarkerMoved"
+	TypePasswordChanged    = "PasswordChanged"
 )
 
 // Types lists every event type name.
 func Types() []string {
-	return []string{TypeUserRegistered, TypeChatCreated, TypeGroupMessagePosted, TypeDirectMessageSent}
+	return []string{TypeUserRegistered, TypeChatCreated, TypeGroupMessagePosted, TypeDirectMessageSent,
+		TypeChatMembersAdded, TypeChatMemberLeft, TypeMessageEdited, TypeMessageDeleted, TypeReadMarkerMoved,
+		TypePasswordChanged}
 }
 
 // UserRegistered records a username's first registration.
@@ -78,8 +86,71 @@ type DirectMessageSent struct {
 	Random bool
 }
 
+// ChatMembersAdded records that the Actor, a member, invited users to a
+// chat: from then on they are members, and may read its whole history.
+type ChatMembersAdded struct {
+	Chat string
+	// Added are the users who were not members before, sorted.
+	Added []string
+}
+
+// ChatMemberLeft records that the Actor left a chat. The chat stays, with
+// its name and history, for the members left.
+type ChatMemberLeft struct {
+	Chat string
+}
+
+// MessageEdited records that the Actor, its sender, replaced the content
+// of the message with id Message.
+type MessageEdited struct {
+	Message ulid.ULID
+	// Content is the new content; "" once the message is deleted (Erase).
+	Content string
+}
+
+// MessageDeleted records that the Actor, its sender, deleted the message
+// with id Message. The log erases the content of the message and of its
+// edits in the same transaction (Erase).
+type MessageDeleted struct {
+	Message ulid.ULID
+}
+
+// ReadMarkerMoved records that the Actor has read a conversation up to and
+// including the message with id Message: a chat, or the direct
+// conversation with Peer.
+type ReadMarkerMoved struct {
+	Chat    string
+	Peer    string
+	Message ulid.ULID
+}
+
+// PasswordChanged records a new password for the Actor's name, which is
+// protected from then on.
+type PasswordChanged struct {
+	// PasswordHash is like UserRegistered's; never shown.
+	PasswordHash []byte
+}
+
 // Type implements Payload.
 func (UserRegistered) Type() string { return TypeUserRegistered }
+
+// Type implements Payload.
+func (ChatMembersAdded) Type() string { return TypeChatMembersAdded }
+
+// Type implements Payload.
+func (ChatMemberLeft) Type() string { return TypeChatMemberLeft }
+
+// Type implements Payload.
+func (MessageEdited) Type() string { return TypeMessageEdited }
+
+// Type implements Payload.
+func (MessageDeleted) Type() string { return TypeMessageDeleted }
+
+// Type implements Payload.
+func (ReadMarkerMoved) Type() string { return TypeReadMarkerMoved }
+
+// Type implements Payload.
+func (PasswordChanged) Type() string { return TypePasswordChanged }
 
 // Type implements Payload.
 func (ChatCreated) Type() string { return TypeChatCreated }

@@ -54,6 +54,13 @@ func sampleEvents() []projection.Event {
 		{Actor: "bob", Payload: projection.DirectMessageSent{Recipient: "alice", Content: "psst", Random: false}},
 		{Actor: "bob", RequestID: "not json {", Payload: projection.DirectMessageSent{Recipient: "carol", Content: "", Random: true}},
 		{Actor: long, RequestID: long, Payload: projection.DirectMessageSent{Recipient: long, Content: long, Random: true}},
+		{Actor: "carol", RequestID: "7", Payload: projection.ChatMembersAdded{Chat: "general", Added: []string{"dave", "erin"}}},
+		{Actor: "carol", Payload: projection.ChatMemberLeft{Chat: "general"}},
+		{Actor: "alice", RequestID: `"e1"`, Payload: projection.MessageEdited{Message: idAt(7, 1), Content: "hi again"}},
+		{Actor: "alice", Payload: projection.MessageDeleted{Message: idAt(7, 1)}},
+		{Actor: "bob", Payload: projection.ReadMarkerMoved{Chat: "general", Message: idAt(7, 1)}},
+		{Actor: "bob", Payload: projection.ReadMarkerMoved{Peer: "alice", Message: idAt(10, 1)}},
+		{Actor: "bob", Payload: projection.PasswordChanged{PasswordHash: hashBytes}},
 	}
 	for i := range events {
 		events[i].ID = idAt(uint64(i), 1)
@@ -89,6 +96,14 @@ func equalEvents(a, b projection.Event) bool {
 	case projection.DirectMessageSent:
 		q, ok := b.Payload.(projection.DirectMessageSent)
 		return ok && p == q
+	case projection.ChatMembersAdded:
+		q, ok := b.Payload.(projection.ChatMembersAdded)
+		return ok && p.Chat == q.Chat && slices.Equal(p.Added, q.Added)
+	case projection.PasswordChanged:
+		q, ok := b.Payload.(projection.PasswordChanged)
+		return ok && bytes.Equal(p.PasswordHash, q.PasswordHash)
+	case projection.ChatMemberLeft, projection.MessageEdited, projection.MessageDeleted, projection.ReadMarkerMoved:
+		return a.Payload == b.Payload
 	}
 	return false
 }

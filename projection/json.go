@@ -3,6 +3,7 @@ package projection
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -41,6 +42,34 @@ type jsonDirectMessageSent struct {
 	Random    bool   `json:"random,omitempty"`
 }
 
+type jsonChatMembersAdded struct {
+	Chat  string   `json:"chatname"`
+	Added []string `json:"added"`
+}
+
+type jsonChatMemberLeft struct {
+	Chat string `json:"chatname"`
+}
+
+type jsonMessageEdited struct {
+	Message string `json:"message"`
+	Content string `json:"content"`
+}
+
+type jsonMessageDeleted struct {
+	Message string `json:"message"`
+}
+
+type jsonReadMarkerMoved struct {
+	Chat    string `json:"chatname,omitempty"`
+	Peer    string `json:"recipient,omitempty"`
+	Message string `json:"message"`
+}
+
+type jsonPasswordChanged struct {
+	Protected bool `json:"protected"`
+}
+
 // MarshalJSON returns the event as one JSON object with its id, type, time
 // (RFC 3339, UTC), schema version, actor, messageID and data. A password
 // hash is shown only as "protected": true.
@@ -58,6 +87,18 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		j.Data = jsonGroupMessagePosted(p)
 	case DirectMessageSent:
 		j.Data = jsonDirectMessageSent(p)
+	case ChatMembersAdded:
+		j.Data = jsonChatMembersAdded{Chat: p.Chat, Added: p.Added}
+	case ChatMemberLeft:
+		j.Data = jsonChatMemberLeft(p)
+	case MessageEdited:
+		j.Data = jsonMessageEdited{Message: p.Message.String(), Content: p.Content}
+	case MessageDeleted:
+		j.Data = jsonMessageDeleted{Message: p.Message.String()}
+	case ReadMarkerMoved:
+		j.Data = jsonReadMarkerMoved{Chat: p.Chat, Peer: p.Peer, Message: p.Message.String()}
+	case PasswordChanged:
+		j.Data = jsonPasswordChanged{Protected: true}
 	default:
 		return nil, fmt.Errorf("marshal event %s: unknown payload %T", e.ID, e.Payload)
 	}
@@ -88,8 +129,26 @@ func (e Event) Text() string {
 			random = " (random)"
 		}
 		fmt.Fprintf(&b, " -> @%s%s: %s", p.Recipient, random, strconv.Quote(p.Content))
+	case ChatMembersAdded:
+		fmt.Fprintf(&b, " -> #%s +[%s]", p.Chat, strings.Join(p.Added, ", "))
+	case ChatMemberLeft:
+		fmt.Fprintf(&b, " -> #%s (left)", p.Chat)
+	case MessageEdited:
+		fmt.Fprintf(&b, " -> %s: %s", p.Message, strconv.Quote(p.Content))
+	case MessageDeleted:
+		fmt.Fprintf(&b, " -> %s", p.Message)
+	case ReadMarkerMoved:
+		fmt.Fprintf(&b, " -> %s read up to %s", conversationText(p.Chat, p.Peer), p.Message)
 	}
 	return b.String()
+}
+
+// conversationText is a chat as #name, a direct conversation as @user.
+func conversationText(chat, peer string) string {
+	if chat != "" {
+		return "#" + chat
+	}
+	return "@" + peer
 }
 
 // Involves reports whether user caused e or is addressed by it: its actor,
@@ -102,13 +161,11 @@ func (e Event) Involves(user string) bool {
 	case UserRegistered:
 		return p.Username == user
 	case ChatCreated:
-		for _, m := range p.Members {
-			if m == user {
-				return true
-			}
-		}
+		return slices.Contains(p.Members, user)
 	case DirectMessageSent:
 		return p.Recipient == user
+	case ChatMembersAdded:
+		return slices.Contains(p.Added, user)
 	}
 	return false
 }
@@ -119,6 +176,12 @@ func (e Event) ChatName() string {
 	case ChatCreated:
 		return p.Chat
 	case GroupMessagePosted:
+		return p.Chat
+	case ChatMembersAdded:
+		return p.Chat
+	case ChatMemberLeft:
+		return p.Chat
+	case ReadMarkerMoved:
 		return p.Chat
 	}
 	return ""

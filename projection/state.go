@@ -14,6 +14,8 @@ type User struct {
 	Name string
 	// PasswordHash is empty for an unprotected name.
 	PasswordHash []byte
+
+	index uint32 // in State.names
 }
 
 // Protected reports whether registering as u needs a password.
@@ -23,10 +25,13 @@ func (u User) Protected() bool { return len(u.PasswordHash) > 0 }
 type Chat struct {
 	Name    string
 	Creator string
-	// Members are sorted; the slice is shared and must not be modified.
+	// Members are sorted; the slice is shared and must not be modified (a
+	// change of members makes a new one).
 	Members []string
 	// LastID is the id of the chat's latest message.
 	LastID ulid.ULID
+
+	conv uint32 // in State.convs
 }
 
 // HasMember reports whether user belongs to c.
@@ -39,31 +44,29 @@ func (c Chat) HasMember(user string) bool {
 // last event applied.
 //
 // A State is not safe for concurrent use: the caller serialises Apply with
-// every read (the WebSocket layer holds a sync.RWMutex). Values returned by
-// its methods stay valid after later Apply calls.
+// every read (the chat core holds a sync.RWMutex). Values returned by
+// its methods stay valid after later Apply calls, unless a method says
+// they are shared.
 type State struct {
 	users    map[string]User
+	names    []string // by User.index
 	chats    map[string]*Chat
 	receipts map[string]*receipts // by actor
 	last     ulid.ULID
 	events   int
 
-	// The message indexes: ids in log order, so a page is two binary
-	// searches and a slice. They are rebuilt with the rest, in memory.
-	chatLog   map[string][]ulid.ULID         // by chat: its creation and messages
-	directLog map[pair][]ulid.ULID           // by conversation: both directions
+	// The conversations and their message indexes (conversation.go):
+	// ids in log order, so a page is two binary searches and a slice.
+	// They are rebuilt with the rest, in memory.
+	convs     []*conversation
+	pairConv  map[pair]uint32                // direct conversations by their two users
 	userChats map[string][]string            // by user: chats they belong to
 	partners  map[string]map[string]struct{} // by user: direct conversations
-}
-
-// pair names the direct conversation of two users, in either direction.
-type pair struct{ a, b string }
-
-func pairOf(x, y string) pair {
-	if x > y {
-		x, y = y, x
-	}
-	return pair{x, y}
+	messages  messageIndex                   // every message, by id
+	seats     map[seatKey]*seat              // by user and conversation: marker, own messages
+	edits     map[ulid.ULID][]ulid.ULID      // by message: its edits, in log order
+	deleted   map[ulid.ULID]ulid.ULID        // by message: its deletion
+	markers   map[string][]ulid.ULID         // by user: their ReadMarkerMoved events
 }
 
 // MaxReceipts is how many of each user's most recent messageIDs are
@@ -124,65 +127,100 @@ func NewState() *State {
 		users:     make(map[string]User),
 		chats:     make(map[string]*Chat),
 		receipts:  make(map[string]*receipts),
-		chatLog:   make(map[string][]ulid.ULID),
-		directLog: make(map[pair][]ulid.ULID),
+		pairConv:  make(map[pair]uint32),
 		userChats: make(map[string][]string),
 		partners:  make(map[string]map[string]struct{}),
+		seats:     make(map[seatKey]*seat),
+		edits:     make(map[ulid.ULID][]ulid.ULID),
+		deleted:   make(map[ulid.ULID]ulid.ULID),
+		markers:   make(map[string][]ulid.ULID),
 	}
 }
 
 // Apply folds e into the state. Events must be applied in log order; an
 // event that contradicts the state (a second registration of a name, a
-// message to an unknown chat) returns an error and changes nothing.
+// message to an unknown chat) returns an error and changes nothing. An
+// event that a cluster's race may make moot (an invitation of a member,
+// an edit of a deleted message) changes nothing but the position.
 func (s *State) Apply(e Event) error {
 	if e.ID.Compare(s.last) <= 0 {
 		return fmt.Errorf("apply %s: not after %s", e.ID, s.last)
 	}
+	var err error
 	switch p := e.Payload.(type) {
 	case UserRegistered:
-		if _, ok := s.users[p.Username]; ok {
-			return fmt.Errorf("apply %s: user %q already registered", e.ID, p.Username)
-		}
-		s.users[p.Username] = User{Name: p.Username, PasswordHash: p.PasswordHash}
+		err = s.register(p)
 	case ChatCreated:
-		if _, ok := s.chats[p.Chat]; ok {
-			return fmt.Errorf("apply %s: chat %q already exists", e.ID, p.Chat)
-		}
-		s.chats[p.Chat] = &Chat{Name: p.Chat, Creator: e.Actor, Members: p.Members, LastID: e.ID}
-		s.chatLog[p.Chat] = append(s.chatLog[p.Chat], e.ID)
-		for _, m := range p.Members {
-			s.userChats[m] = append(s.userChats[m], p.Chat)
-		}
+		err = s.createChat(e, p)
 	case GroupMessagePosted:
 		c, ok := s.chats[p.Chat]
 		if !ok {
 			return fmt.Errorf("apply %s: no chat %q", e.ID, p.Chat)
 		}
 		c.LastID = e.ID
-		s.chatLog[p.Chat] = append(s.chatLog[p.Chat], e.ID)
+		s.addMessage(e.ID, c.conv, e.Actor)
 	case DirectMessageSent:
-		k := pairOf(e.Actor, p.Recipient)
-		if len(s.directLog[k]) == 0 {
-			s.partner(e.Actor, p.Recipient)
-			s.partner(p.Recipient, e.Actor)
+		s.addMessage(e.ID, s.direct(e.Actor, p.Recipient), e.Actor)
+	case ChatMembersAdded, ChatMemberLeft:
+		err = s.changeMembers(e)
+	case MessageEdited, MessageDeleted:
+		err = s.changeMessage(e)
+	case ReadMarkerMoved:
+		err = s.moveMarker(e, p)
+	case PasswordChanged:
+		u, ok := s.users[e.Actor]
+		if !ok {
+			return fmt.Errorf("apply %s: no user %q", e.ID, e.Actor)
 		}
-		s.directLog[k] = append(s.directLog[k], e.ID)
+		u.PasswordHash = p.PasswordHash
+		s.users[e.Actor] = u
 	default:
 		return fmt.Errorf("apply %s: unknown payload %T", e.ID, e.Payload)
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s: %w", e.ID, err)
 	}
 	if e.RequestID != "" {
 		s.remember(e)
 	}
-	s.last = e.ID
-	s.events++
+	s.Skip(e.ID)
 	return nil
 }
 
-// remember notes that e answers the request with e.RequestID. Only message
-// events count: a second registration is a new session, not a retry.
+// Skip moves the state's position to id, after an event it cannot apply
+// (one of a newer format, stored by another node), so that reading on
+// from Last goes past it. id must be after Last.
+func (s *State) Skip(id ulid.ULID) {
+	s.last = id
+	s.events++
+}
+
+func (s *State) register(p UserRegistered) error {
+	if _, ok := s.users[p.Username]; ok {
+		return fmt.Errorf("user %q already registered", p.Username)
+	}
+	s.users[p.Username] = User{Name: p.Username, PasswordHash: p.PasswordHash, index: uint32(len(s.names))}
+	s.names = append(s.names, p.Username)
+	return nil
+}
+
+func (s *State) createChat(e Event, p ChatCreated) error {
+	if _, ok := s.chats[p.Chat]; ok {
+		return fmt.Errorf("chat %q already exists", p.Chat)
+	}
+	c := &Chat{Name: p.Chat, Creator: e.Actor, Members: p.Members, LastID: e.ID, conv: s.newConversation(conversationKey{chat: p.Chat})}
+	s.chats[p.Chat] = c
+	for _, m := range p.Members {
+		s.userChats[m] = append(s.userChats[m], p.Chat)
+	}
+	s.addMessage(e.ID, c.conv, e.Actor)
+	return nil
+}
+
+// remember notes that e answers the request with e.RequestID. A
+// registration does not count: a second one is a new session, not a retry.
 func (s *State) remember(e Event) {
-	switch e.Payload.(type) {
-	case ChatCreated, GroupMessagePosted, DirectMessageSent:
+	if _, ok := e.Payload.(UserRegistered); !ok {
 		s.rememberHash(e.Actor, RequestHash(e.RequestID), e.ID)
 	}
 }
@@ -223,15 +261,6 @@ func (s *State) Chat(name string) (Chat, bool) {
 	return *c, true
 }
 
-func (s *State) partner(user, other string) {
-	set := s.partners[user]
-	if set == nil {
-		set = make(map[string]struct{})
-		s.partners[user] = set
-	}
-	set[other] = struct{}{}
-}
-
 // ChatsOf returns the chats user belongs to, sorted by name.
 func (s *State) ChatsOf(user string) []Chat {
 	chats := make([]Chat, 0, len(s.userChats[user]))
@@ -240,31 +269,6 @@ func (s *State) ChatsOf(user string) []Chat {
 	}
 	slices.SortFunc(chats, func(a, b Chat) int { return strings.Compare(a.Name, b.Name) })
 	return chats
-}
-
-// ChatLog returns the ids of a chat's creation and messages, in log order.
-// The slice is shared: the caller reads it under the same lock as Apply and
-// must not modify it.
-func (s *State) ChatLog(chat string) []ulid.ULID { return s.chatLog[chat] }
-
-// DirectLog returns the ids of the direct messages between two users, both
-// directions and random ones included, in log order. It is shared like
-// ChatLog's.
-func (s *State) DirectLog(user, other string) []ulid.ULID { return s.directLog[pairOf(user, other)] }
-
-// Inbox returns the id lists that hold every message addressed to user:
-// those of each of their chats and of each of their direct conversations.
-// The lists are shared like ChatLog's; merged, they are the user's inbox
-// (their own messages included, for the caller to skip).
-func (s *State) Inbox(user string) [][]ulid.ULID {
-	var lists [][]ulid.ULID
-	for _, chat := range s.userChats[user] {
-		lists = append(lists, s.chatLog[chat])
-	}
-	for other := range s.partners[user] {
-		lists = append(lists, s.directLog[pairOf(user, other)])
-	}
-	return lists
 }
 
 // Last returns the id of the last event applied, or the zero ULID.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chateau/chateau/broadcast"
 	"github.com/chateau/chateau/chat"
 	"github.com/chateau/chateau/internal/natstest"
 	"github.com/chateau/chateau/jetlog"
@@ -29,12 +30,13 @@ func eachBackend(t *testing.T, test func(t *testing.T, l chat.Log)) {
 	}
 }
 
-// node is one Chateau node's log and presence on a NATS server or cluster;
-// startServer gives its core the presence.
+// node is one Chateau node's log, presence and broadcast of typing on a
+// NATS server or cluster; startServer gives its core the last two.
 type node struct {
 	*jetlog.Log
-	presence *presence.Presence
-	nc       *nats.Conn
+	presence  *presence.Presence
+	broadcast *broadcast.Broadcast
+	nc        *nats.Conn
 }
 
 // kill cuts the node off from NATS for good, as a dead machine is.
@@ -69,10 +71,15 @@ func mustOpenNode(t testing.TB, urls string, replicas int) *node {
 		nc.Close()
 		t.Fatalf("open presence: %v", err)
 	}
+	b, err := broadcast.Open(nc, "_chateau.chateau.typing")
+	if err != nil {
+		t.Fatalf("open broadcast: %v", err)
+	}
 	t.Cleanup(func() {
+		_ = b.Close()
 		_ = p.Close()
 		_ = l.Close()
 		nc.Close()
 	})
-	return &node{Log: l, presence: p, nc: nc}
+	return &node{Log: l, presence: p, broadcast: b, nc: nc}
 }

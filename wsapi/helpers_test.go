@@ -72,7 +72,7 @@ func startServer(t testing.TB, l chat.Log, configure ...any) *testServer {
 	}
 	core := &chat.Core{Log: l, State: state, Encode: wsapi.Encode}
 	if n, ok := l.(*node); ok {
-		core.Presence = n.presence
+		core.Presence, core.Broadcast = n.presence, n.broadcast
 		core.MaxBatch = jetlog.MaxBatch
 	}
 	s := &wsapi.Server{Core: core}
@@ -125,10 +125,12 @@ func counted(c prometheus.Metric) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// conn is a test client on a real WebSocket.
+// conn is a test client on a real WebSocket. It reads past PresenceChanged
+// frames, which most tests do not look at, unless keepPresence is set.
 type conn struct {
-	t  testing.TB
-	ws *websocket.Conn
+	t            testing.TB
+	ws           *websocket.Conn
+	keepPresence bool
 }
 
 func dial(t testing.TB, ts *testServer) *conn {
@@ -178,15 +180,19 @@ func (c *conn) recv() msg {
 
 func (c *conn) tryRecv(d time.Duration) (msg, error) {
 	_ = c.ws.SetReadDeadline(time.Now().Add(d))
-	_, b, err := c.ws.ReadMessage()
-	if err != nil {
-		return nil, err
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		var m msg
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.t.Fatalf("server sent invalid JSON %q: %v", b, err)
+		}
+		if c.keepPresence || m["type"] != "PresenceChanged" {
+			return m, nil
+		}
 	}
-	var m msg
-	if err := json.Unmarshal(b, &m); err != nil {
-		c.t.Fatalf("server sent invalid JSON %q: %v", b, err)
-	}
-	return m, nil
 }
 
 // expect reads the next frame and checks its type and status.

@@ -30,6 +30,10 @@ const (
 	fieldBefore
 	fieldAfter
 	fieldLimit
+	fieldID
+	fieldUsernames
+	fieldOld
+	fieldNew
 	numFields
 )
 
@@ -39,6 +43,7 @@ var requestFields = [numFields]string{
 	fieldType: "type", fieldMessageID: "messageID", fieldUsername: "username", fieldPassword: "password",
 	fieldChatname: "chatname", fieldContent: "content", fieldRecipient: "recipient", fieldRecipients: "recipients",
 	fieldSince: "since", fieldBefore: "before", fieldAfter: "after", fieldLimit: "limit",
+	fieldID: "id", fieldUsernames: "usernames", fieldOld: "old", fieldNew: "new",
 }
 
 // rawRequest holds every field any request may carry, undecoded, so that a
@@ -141,22 +146,78 @@ func (d *fieldDecoder) fields(kind string, raw *rawRequest, r *chat.Request) boo
 		r.Recipient = d.string(raw, fieldRecipient, true)
 		r.Content = d.string(raw, fieldContent, true)
 	default:
+		return d.changeFields(kind, raw, r)
+	}
+	return true
+}
+
+// changeFields decodes the fields of the requests that change what was
+// stored before, and reports false if kind names no request.
+func (d *fieldDecoder) changeFields(kind string, raw *rawRequest, r *chat.Request) bool {
+	switch kind {
+	case chat.TypeMarkRead:
+		d.conversation(raw, r)
+		r.ID = d.requiredID(raw, fieldID)
+	case chat.TypeChatInvite:
+		r.Chatname = d.string(raw, fieldChatname, true)
+		r.Usernames = d.strings(raw, fieldUsernames)
+	case chat.TypeChatLeave:
+		r.Chatname = d.string(raw, fieldChatname, true)
+	case chat.TypeEditMessage:
+		r.ID = d.requiredID(raw, fieldID)
+		r.Content = d.string(raw, fieldContent, true)
+	case chat.TypeDeleteMessage:
+		r.ID = d.requiredID(raw, fieldID)
+	case chat.TypeTyping:
+		d.conversation(raw, r)
+	case chat.TypeChangePassword:
+		r.OldPassword = d.string(raw, fieldOld, false)
+		r.NewPassword = d.string(raw, fieldNew, true)
+		d.passwords(r)
+	default:
 		return false
 	}
 	return true
 }
 
-// history decodes a HistoryRequest's fields.
-func (d *fieldDecoder) history(raw *rawRequest, r *chat.Request) {
+// conversation decodes exactly one of "chatname" and "recipient".
+func (d *fieldDecoder) conversation(raw *rawRequest, r *chat.Request) {
 	r.Chatname = d.string(raw, fieldChatname, false)
 	r.Recipient = d.string(raw, fieldRecipient, false)
+	if d.err == nil && (r.Chatname == "") == (r.Recipient == "") {
+		d.err = chat.Reasonf(chat.ErrBadRequest, "give exactly one of \"chatname\" or \"recipient\"")
+	}
+}
+
+// passwords checks a ChangePasswordRequest's lengths: the new one as a
+// registration's, the old one no longer than any.
+func (d *fieldDecoder) passwords(r *chat.Request) {
+	switch {
+	case d.err != nil:
+	case len(r.NewPassword) < projection.MinPasswordBytes || len(r.NewPassword) > projection.MaxPasswordBytes:
+		d.err = chat.Reasonf(chat.ErrBadRequest, "new password must be %d-%d bytes", projection.MinPasswordBytes, projection.MaxPasswordBytes)
+	case len(r.OldPassword) > projection.MaxPasswordBytes:
+		d.err = chat.Reasonf(chat.ErrBadRequest, "old password is longer than %d bytes", projection.MaxPasswordBytes)
+	}
+}
+
+// requiredID decodes a message id that must be given.
+func (d *fieldDecoder) requiredID(raw *rawRequest, field int) ulid.ULID {
+	if d.err == nil && !isPresent(raw[field]) {
+		d.err = chat.Reasonf(chat.ErrBadRequest, "missing field %q", requestFields[field])
+	}
+	id, _ := d.id(raw, field)
+	return id
+}
+
+// history decodes a HistoryRequest's fields.
+func (d *fieldDecoder) history(raw *rawRequest, r *chat.Request) {
+	d.conversation(raw, r)
 	r.Before, _ = d.id(raw, fieldBefore)
 	r.After, _ = d.id(raw, fieldAfter)
 	r.Limit = d.int(raw, fieldLimit, chat.DefaultHistoryLimit)
 	switch {
 	case d.err != nil:
-	case (r.Chatname == "") == (r.Recipient == ""):
-		d.err = chat.Reasonf(chat.ErrBadRequest, "give exactly one of \"chatname\" or \"recipient\"")
 	case isPresent(raw[fieldBefore]) && isPresent(raw[fieldAfter]):
 		d.err = chat.Reasonf(chat.ErrBadRequest, "give at most one of \"before\" or \"after\"")
 	case r.Limit < 1 || r.Limit > chat.MaxHistoryLimit:

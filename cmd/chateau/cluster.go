@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/chateau/chateau/broadcast"
 	"github.com/chateau/chateau/jetlog"
 	"github.com/chateau/chateau/presence"
 	"github.com/nats-io/nats.go"
@@ -27,12 +28,18 @@ const (
 var errNATSDown = errors.New("not connected to NATS: writes are refused (500) until the connection is back")
 
 // clusterNode is a node's part of a cluster: its NATS connection, the
-// stream that holds the log, and who is online where.
+// stream that holds the log, who is online where, and the notices that
+// are not stored (typing).
 type clusterNode struct {
-	nc       *nats.Conn
-	log      *jetlog.Log
-	presence *presence.Presence
+	nc        *nats.Conn
+	log       *jetlog.Log
+	presence  *presence.Presence
+	broadcast *broadcast.Broadcast
 }
+
+// typingSubject is the core NATS subject of a stream's typing notices:
+// outside the stream's subjects (stream.>), so that none is stored.
+func typingSubject(stream string) string { return "_chateau." + stream + ".typing" }
 
 // openClusterNode connects to the NATS servers at urls, in the order
 // given, and opens the stream and the presence bucket, creating them with
@@ -91,6 +98,9 @@ func (n *clusterNode) tryOpen(ctx context.Context, stream string, replicas int, 
 	if err != nil {
 		return fmt.Errorf("presence bucket %s-online: %w", stream, err)
 	}
+	if n.broadcast, err = broadcast.Open(n.nc, typingSubject(stream)); err != nil {
+		return err // it names the subject
+	}
 	return nil
 }
 
@@ -105,6 +115,9 @@ func (n *clusterNode) writable() error {
 // close gives up the node's names, stops reading the stream and
 // disconnects, as far as open got.
 func (n *clusterNode) close() {
+	if n.broadcast != nil {
+		_ = n.broadcast.Close()
+	}
 	if n.presence != nil {
 		_ = n.presence.Close()
 	}

@@ -174,7 +174,7 @@ func (l *crashLedger) drive(ws *websocket.Conn, user string) {
 				l.saw(user, id)
 			}
 			switch m["type"] {
-			case "ReplayComplete":
+			case "ReplayComplete", "PresenceChanged":
 			case "ErrorResponse":
 				// A node cut off from its log answers 500; the message
 				// stays unacknowledged, and may or may not be stored.

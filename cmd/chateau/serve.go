@@ -195,6 +195,7 @@ func newChatServer(cfg serveConfig, l chat.Log, state *projection.State, logger 
 	}
 	if cluster != nil {
 		core.Presence = cluster.presence
+		core.Broadcast = cluster.broadcast
 		core.MaxBatch = jetlog.MaxBatch
 	}
 	core.Start()

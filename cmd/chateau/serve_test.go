@@ -98,9 +98,7 @@ func TestServe_InProcess(t *testing.T) {
 	// Reading answers the server's close frame, which it waits for.
 	closed := make(chan error, 1)
 	go func() {
-		_ = ws.SetReadDeadline(time.Now().Add(e2eWait))
-		_, _, err := ws.ReadMessage()
-		closed <- err
+		closed <- readClose(ws)
 	}()
 	p.stop()
 	if err := <-closed; !websocket.IsCloseError(err, websocket.CloseGoingAway) {

@@ -152,6 +152,8 @@ func (u *user) handle(r *runner, data []byte) {
 		u.receive(r, &f, now)
 	case string(f.Type) == "GroupMessageRecv":
 		// 201: the first message of a chat, sent during setup.
+	case string(f.Type) == "PresenceChanged":
+		// Members of the bench's chats coming online during setup.
 	default:
 		r.errs.add("unexpected "+string(f.Type), 1)
 	}
