@@ -25,17 +25,24 @@ type user struct {
 	presence []msg // PresenceChanged pushes read but not yet taken
 }
 
+// asUser is c, registered as name, as a user: it keeps the
+// PresenceChanged frames that conn's reads skip, to set them aside.
+func asUser(c *conn, name string) *user {
+	c.keepPresence = true
+	return &user{conn: c, name: name}
+}
+
 // signUp registers name on ts (no password) and returns its connection.
 func signUp(t *testing.T, ts *testServer, name string) *user {
 	t.Helper()
-	return &user{conn: register(t, ts, name), name: name}
+	return asUser(register(t, ts, name), name)
 }
 
 // signUpAgain registers name on ts once its previous connection, closed,
 // has gone.
 func signUpAgain(t *testing.T, ts *testServer, name string) *user {
 	t.Helper()
-	return &user{conn: deadlineRegister(t, ts, name), name: name}
+	return asUser(deadlineRegister(t, ts, name), name)
 }
 
 // signUpWith registers name with password on ts.
@@ -45,7 +52,7 @@ func signUpWith(t *testing.T, ts *testServer, name, password string) *user {
 	if m := c.signIn(name, password); m["type"] != "RegisterResponse" || m["status"] != float64(200) {
 		t.Fatalf("register %s with a password: %v", name, m)
 	}
-	return &user{conn: c, name: name}
+	return asUser(c, name)
 }
 
 // next reads the next frame other than a PresenceChanged.
@@ -321,7 +328,7 @@ func TestFeatures_NotRegistered(t *testing.T) {
 	eachBackend(t, func(t *testing.T, l chat.Log) {
 		ts := startServer(t, l)
 		signUp(t, ts, "bob")
-		c := &user{conn: dial(t, ts), name: "nobody"}
+		c := asUser(dial(t, ts), "nobody")
 		for _, req := range []msg{
 			{"type": "MarkReadRequest", "chatname": "c", "id": unknownID},
 			{"type": "ChatInviteRequest", "chatname": "c", "usernames": []string{"bob"}},
