@@ -1,6 +1,7 @@
 package wsapi_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/chateau/chateau/chat"
@@ -107,5 +108,26 @@ func TestFeatures_Presence_Takeover(t *testing.T) {
 		ann.wantPresence("quin", false) // nothing of pat's before
 		again.ws.Close()
 		ann.wantPresence("pat", false)
+	})
+}
+
+// TestFeatures_Presence_Membership: sharing a chat is being members now:
+// an invitation makes partners, leaving ends it.
+func TestFeatures_Presence_Membership(t *testing.T) {
+	eachBackend(t, func(t *testing.T, l chat.Log) {
+		ts := startServer(t, l)
+		ann, bob, carl, dora := signUp(t, ts, "ann"), signUp(t, ts, "bob"), signUp(t, ts, "carl"), signUp(t, ts, "dora")
+		ann.createChat("c", "hi", bob, carl)
+		carl.ok(msg{"type": "ChatLeaveRequest", "chatname": "c"}, "ChatLeaveResponse")
+		wantMembersChanged(t, msg{"removed": []string{"carl"}}, ann, bob)
+		ann.ok(msg{"type": "ChatInviteRequest", "chatname": "c", "usernames": []string{"dora"}}, "ChatInviteResponse")
+		wantMembersChanged(t, msg{"added": []string{"dora"}}, bob, dora)
+
+		// carl's going is queued, if at all, before the list without him.
+		carl.ws.Close()
+		eventually(t, waitFor, "carl gone from ann's list", func() bool { return !slices.Contains(ann.online(), "carl") })
+		dora.ws.Close()
+		ann.wantPresence("dora", false) // nothing of carl's before
+		bob.wantPresence("dora", false)
 	})
 }
