@@ -127,3 +127,27 @@ func TestClusterFeatures_Presence_NodeDies(t *testing.T) {
 	dying.kill()
 	ann.wantPresence("bob", false)
 }
+
+// TestClusterFeatures_Retry: an edit and a deletion retried on another
+// node, after signing in there, get their first answers.
+func TestClusterFeatures_Retry(t *testing.T) {
+	n := startCluster(t)
+	bob := signUp(t, n[2], "bob")
+	ann := signUpWith(t, n[0], "ann", "ann's password")
+	id := ann.dm(bob, "bob", "hi")
+	edit := msg{"type": "EditMessageRequest", "id": id, "content": "edited", "messageID": "e-1"}
+	del := msg{"type": "DeleteMessageRequest", "id": id, "messageID": "d-1"}
+	firstEdit := ann.ok(edit, "EditMessageResponse")
+	firstDel := ann.ok(del, "DeleteMessageResponse")
+	bob.want("MessageEdited", 200)
+	bob.want("MessageDeleted", 200)
+
+	again := signUpWith(t, n[1], "ann", "ann's password")
+	if m := again.ask(edit); jsonOf(m) != jsonOf(firstEdit) {
+		t.Errorf("edit retried on another node: %v, first %v", m, firstEdit)
+	}
+	if m := again.ask(del); jsonOf(m) != jsonOf(firstDel) {
+		t.Errorf("deletion retried on another node: %v, first %v", m, firstDel)
+	}
+	bob.idle()
+}
