@@ -80,7 +80,8 @@ func tally(ids []string) string {
 // senders, grouped follow-ups and its own messages.
 func TestBrowser_AxeEveryView(t *testing.T) {
 	browser := startBrowser(t)
-	p := startServe(t, filepath.Join(t.TempDir(), "chateau.db"), "-rate-limit", "0")
+	data := filepath.Join(t.TempDir(), "chateau.db")
+	p := startServe(t, data, "-rate-limit", "0")
 	bob, cat := p.dial(t), p.dial(t)
 	ack(t, bob, map[string]any{"type": "RegisterRequest", "username": "bob", "password": "bob's password"})
 	ack(t, cat, map[string]any{"type": "RegisterRequest", "username": "cat"})
@@ -101,7 +102,8 @@ func TestBrowser_AxeEveryView(t *testing.T) {
 
 	found = append(found, axeConversations(t, ann, bob, cat)...)
 	found = append(found, axeForms(ann)...)
-	found = append(found, axeFailures(t, ann, p)...)
+	found = append(found, axeChanges(t, ann, bob, cat)...)
+	found = append(found, axeFailures(t, ann, p, data)...)
 	t.Logf("axe violations by rule: %s", tally(found))
 }
 
@@ -149,12 +151,47 @@ func axeForms(ann *tab) []string {
 	return append(found, ann.checkAxe("random form, sent")...)
 }
 
+// axeChanges checks the views of issue 14 in trio: the invite form (also
+// refused) and the leave confirmation in the header, "… is typing", the
+// edit form and the deletion's confirmation of an own message, and edited
+// and deleted messages, own and bob's.
+func axeChanges(t *testing.T, ann *tab, bob, cat *websocket.Conn) []string {
+	t.Helper()
+	ann.do("open trio", chromedp.Click(chromedp.CSS(`.conv-item[data-key="c:trio"]`), chromedp.NodeVisible))
+	ann.waitFor("trio is shown", shows("count me in"))
+	ann.do("open the invite form", chromedp.Click(chromedp.ID("invite-btn")), chromedp.WaitVisible(chromedp.ID("invite-names")))
+	found := ann.checkAxe("invite form")
+	ann.do("invite nobody", chromedp.Click(chromedp.ID("invite-send")))
+	ann.waitFor("the error", `!document.getElementById('invite-error').hidden`)
+	found = append(found, ann.checkAxe("invite form, refused")...)
+	ann.do("cancel", chromedp.Click(chromedp.ID("invite-cancel")))
+	ann.do("ask to leave", chromedp.Click(chromedp.ID("leave-btn")), chromedp.WaitVisible(chromedp.ID("leave-yes")))
+	found = append(found, ann.checkAxe("leave confirmation")...)
+	ann.do("stay", chromedp.Click(chromedp.ID("leave-no")))
+
+	mustAnswer(t, bob, map[string]any{"type": "TypingRequest", "chatname": "trio"})
+	ann.waitFor("bob is typing", `document.getElementById('typing').textContent === 'bob is typing…'`)
+	found = append(found, ann.checkAxe("typing indicator")...)
+
+	ann.do("edit", chromedp.Click(chromedp.CSS(`#messages li.mine [data-act="edit"]`), chromedp.NodeVisible))
+	ann.waitFor("the edit form", `document.activeElement.matches('.edit-form textarea')`)
+	found = append(found, ann.checkAxe("edit form")...)
+	ann.do("save", chromedp.SendKeys(chromedp.CSS(`.edit-form textarea`), ", me too"), pressEnter)
+	ann.waitFor("the edit", shows("count me in, me too"))
+	ann.do("delete", chromedp.Click(chromedp.CSS(`#messages li.mine:last-child [data-act="delete"]`), chromedp.NodeVisible))
+	found = append(found, ann.checkAxe("deletion's confirmation")...)
+	ann.do("confirm", chromedp.Click(chromedp.CSS(`[data-act="delete-yes"]`), chromedp.NodeVisible))
+	plans := mustAnswer(t, cat, map[string]any{"type": "HistoryRequest", "chatname": "trio"})["messages"].([]any)[1].(map[string]any)["id"]
+	mustAnswer(t, bob, map[string]any{"type": "DeleteMessageRequest", "id": plans})
+	ann.waitFor("own and bob's deleted, own edited", `document.querySelectorAll('#messages li.deleted').length === 2 && !!document.querySelector('#messages li.mine .edited:not([hidden])')`)
+	return append(found, ann.checkAxe("edited and deleted messages")...)
+}
+
 // axeFailures checks the error states of a conversation: a message too
-// long (an alert), a conversation whose history fails and a message the
-// server refuses (dan remembers a direct conversation with a name that was
-// never registered), and the page while the server is down, with a message
-// waiting to be sent.
-func axeFailures(t *testing.T, ann *tab, p *process) []string {
+// long (an alert), a message the server refuses (restarted with a smaller
+// -max-content-bytes than the page knows), and the page while the server
+// is down, with a message waiting to be sent.
+func axeFailures(t *testing.T, ann *tab, p *process, data string) []string {
 	t.Helper()
 	ann.do("open bob", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:bob"]`), chromedp.NodeVisible))
 	ann.waitFor("the message box has the focus", `document.activeElement.id === 'compose-input'`)
@@ -162,23 +199,20 @@ func axeFailures(t *testing.T, ann *tab, p *process) []string {
 	ann.waitFor("the alert", `document.getElementById('alert').textContent.startsWith('That message is too long')`)
 	found := ann.checkAxe("alert")
 
-	ann.do("sign out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('chateau:peers:dan', '["ghost"]')`))
-	dan := ann // the same page, signed in under another name
-	dan.name = "dan"
-	dan.do("clear the form", clearForm)
-	dan.signIn("")
-	dan.do("open ghost", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:ghost"]`), chromedp.NodeVisible))
-	dan.waitFor("the history error", `document.getElementById('history-state').textContent.includes('never registered')`)
-	dan.do("write to ghost", chromedp.SendKeys(chromedp.ID("compose-input"), "anyone?"), pressEnter)
-	dan.waitFor("the message fails", `!!document.querySelector('#messages li.failed')`)
-	found = append(found, dan.checkAxe("refused message")...)
-
 	if err := p.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop: %v\n%s", err, p.log())
 	}
-	dan.waitFor("the page notices", `document.getElementById('conn-state').dataset.state === 'reconnecting'`)
-	dan.do("write while it is down", chromedp.SendKeys(chromedp.ID("compose-input"), "still there?"), pressEnter)
-	dan.waitFor("the message waits", `!!document.querySelector('#messages li.pending')`)
-	return append(found, dan.checkAxe("server down")...)
+	p2 := startServe(t, data, "-addr", p.addr, "-rate-limit", "0", "-max-content-bytes", "16")
+	ann.waitFor("reconnected", isOnline)
+	ann.do("write too much for the server", chromedp.SendKeys(chromedp.ID("compose-input"), "longer than sixteen bytes"), pressEnter)
+	ann.waitFor("the message fails", `!!document.querySelector('#messages li.failed')`)
+	found = append(found, ann.checkAxe("refused message")...)
+
+	if err := p2.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v\n%s", err, p2.log())
+	}
+	ann.waitFor("the page notices", `document.getElementById('conn-state').dataset.state === 'reconnecting'`)
+	ann.do("write while it is down", chromedp.SendKeys(chromedp.ID("compose-input"), "still there?"), pressEnter)
+	ann.waitFor("the message waits", `!!document.querySelector('#messages li.pending')`)
+	return append(found, ann.checkAxe("server down")...)
 }

@@ -1,73 +1,13 @@
-// Chateau web client, the page's part: the state that the protocol client
-// (protocol.js) feeds, conversations, messages and who is online, the
-// actions of the person, and the rendering of that state. No framework: the
-// DOM is index.html plus what the draw functions build, always with
-// textContent, never from HTML strings.
+// Chateau web client, the page's part: the connection's hooks that feed
+// the state (state.js), and the actions of the person. The drawing is in
+// render.js. No framework: the DOM is index.html plus what the draw
+// functions build.
 'use strict';
-import { Client, describe, TOO_LONG } from './protocol.js';
-
-const $ = (id) => document.getElementById(id);
-const MAX_CONTENT = 16384; // the server's default --max-content-bytes
-const PAGE = 50;
-const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;
-const encoder = new TextEncoder();
-const tooLong = (text) => encoder.encode(text).length > MAX_CONTENT; // the limit is in bytes
-
-// localStorage may be unavailable (private modes, quotas): the client then
-// only forgets its resume point across reloads.
-const store = {
-  get(k) { try { return localStorage.getItem(k); } catch { return null; } },
-  set(k, v) { try { localStorage.setItem(k, v); } catch { /* see above */ } },
-};
-
-// ---------------------------------------------------------------- state
-
-const S = {
-  me: '',
-  convs: new Map(), // key ('c:'+chat or 'd:'+user) → conversation
-  online: [],
-  active: null, // key of the conversation shown
-  view: 'empty', // empty | conv | new | random
-  opener: '', // id of the button that opened the form shown: Cancel and Escape return there
-  narrow: false, // phone-sized screen: the sidebar folds away
-  sidebarOpen: true,
-};
-let seq = 0; // orders messages that have no id yet
-const active = () => S.convs.get(S.active);
-
-function conv(kind, name) {
-  const key = (kind === 'chat' ? 'c:' : 'd:') + name;
-  let c = S.convs.get(key);
-  if (!c) {
-    c = { key, kind, name, members: [], msgs: new Map(), byId: new Map(), last: '', preview: null,
-      loaded: false, loading: false, more: false, oldest: null, unread: 0, error: '' };
-    S.convs.set(key, c);
-    if (kind === 'direct') savePeers();
-  }
-  return c;
-}
-
-// The protocol has no list of direct conversations, so the people this
-// browser talked with are remembered per username.
-function savePeers() {
-  const peers = [...S.convs.values()].filter((c) => c.kind === 'direct').map((c) => c.name);
-  store.set('chateau:peers:' + S.me, JSON.stringify(peers));
-}
-
-// addMessage files m under c unless its id is known; returns whether it is new.
-function addMessage(c, m) {
-  if (m.id && c.byId.has(m.id)) return false;
-  m.key = m.key || m.id;
-  m.seq = ++seq;
-  c.msgs.set(m.key, m);
-  if (m.id) {
-    c.byId.set(m.id, m);
-    if (m.id > c.last) c.last = m.id;
-  }
-  // The preview is the newest message: an older page must not replace it.
-  if (!c.preview || !m.id || (c.preview.id && m.id > c.preview.id)) c.preview = m;
-  return true;
-}
+import { describe, TOO_LONG } from './protocol.js';
+import { hooks, client, request } from './connection.js';
+import { $, PAGE, USERNAME_RE, encoder, tooLong, store, S, active, shown, field, conv, keyOf, forget, addMessage, deleteMessage } from './state.js';
+import { render, focusAfterDraw, arrivals, el, setError, refuse, announce, busy, isBusy, showAlert } from './render.js';
+import { typed, closeChange, leaveConversation } from './changes.js';
 
 // settle records the answer to an own message: the id and time it was
 // stored under, or why not.
@@ -85,63 +25,129 @@ function settle(c, m, f) {
   render();
 }
 
-// ULIDs in Crockford base32 sort like their time; unsent ones ('~' > 'Z') last.
-const sortKey = (m) => m.id || '~' + String(m.seq).padStart(12, '0');
-const sorted = (c) => [...c.msgs.values()].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
 
 // ------------------------------------------------------------ connection
 
 // The password stays in the client's memory for re-registering; it is
 // never written to storage.
-let listTimer = 0;
-const client = new Client({
+let replayed = 0; // messages of the replay under way
+Object.assign(hooks, {
   state(s) {
+    S.registered = s === 'online';
     $('conn-state').dataset.state = s;
     $('conn-state').textContent = { connecting: 'Connecting…', online: 'Online', reconnecting: 'Reconnecting…',
       replaced: 'Signed in elsewhere', offline: 'Offline' }[s];
-    if (s !== 'online') clearInterval(listTimer);
     render();
   },
   since(id) { store.set('chateau:since:' + S.me, id); },
+  // After each registration the page asks once for who is online and for
+  // its conversations; PresenceChanged and the deliveries keep them current.
   registered(first) {
     if (first) showApp();
+    replayed = 0;
     refreshChats();
     refreshOnline();
-    clearInterval(listTimer);
-    listTimer = setInterval(refreshOnline, 5000); // who is online, without flooding
     const c = active();
     if (c && S.view === 'conv') loadHistory(c, false); // also own messages sent elsewhere
   },
   refused(text, first) { if (first) loginFailed(text); else signOut(text); },
   frame(f) {
-    if (f.type === 'GroupMessageRecv' || f.type === 'SingleMessageRecv') onDelivery(f);
-    else if (f.type === 'ReplayComplete' && f.count) announce(f.count + (f.count === 1 ? ' message' : ' messages') + ' arrived while you were away.');
+    const on = pushes[f.type];
+    if (on && f.status < 300) on(f); // a new chat's first message comes as 201
     else if (f.type === 'SessionReplaced') showAlert('You signed in somewhere else, so this window stopped. Sign out and in again to use it here.');
     else if (f.status >= 400) showAlert(describe(f));
   },
 });
-const request = (frame, cb, durable) => client.request(frame, cb, durable);
+
+// pushes handles the frames that come unasked, live or (with "replay":
+// true) in the replay after a reconnect, the same way.
+const pushes = {
+  GroupMessageRecv: onDelivery,
+  SingleMessageRecv: onDelivery,
+  ReplayComplete() {
+    if (replayed) announce(replayed + (replayed === 1 ? ' message' : ' messages') + ' arrived while you were away.');
+    if (replayed) refreshChats(); // the unread counts, now that the replay is in
+    replayed = 0;
+  },
+  PresenceChanged(f) {
+    const was = S.online.includes(f.username);
+    if (f.online && !was) S.online = [...S.online, f.username].sort();
+    if (!f.online && was) S.online = S.online.filter((u) => u !== f.username);
+    render();
+  },
+  ChatMembersChanged(f) {
+    const key = 'c:' + f.chatname;
+    if ((f.removed || []).includes(S.me)) { forget(key); render(); return; }
+    const isNew = !S.convs.has(key);
+    const c = conv('chat', f.chatname);
+    c.members = f.members || c.members;
+    if (f.id > c.last) c.last = f.id; // a chat one was invited to goes to the top
+    if (!f.replay && isNew) announce(f.by + ' added you to # ' + f.chatname + '.');
+    else if (!f.replay && shown(c)) announce(f.removed ? f.removed.join(', ') + ' left.' : f.by + ' added ' + (f.added || []).join(', ') + '.');
+    render();
+  },
+  MessageEdited(f) {
+    const m = S.convs.get(keyOf(f))?.byId.get(f.id);
+    if (m && !m.deleted) { Object.assign(m, { content: f.content, edited: true }); render(); }
+  },
+  MessageDeleted(f) {
+    const c = S.convs.get(keyOf(f));
+    const m = c?.byId.get(f.id);
+    if (m) deleteMessage(m);
+    if (c && c.unread && !shown(c)) refreshChats(); // it may have been one of the unread
+    render();
+  },
+  Typing(f) {
+    const c = S.convs.get(f.chatname ? 'c:' + f.chatname : 'd:' + f.sender);
+    if (!c || f.username === S.me) return;
+    clearTimeout(c.typing.get(f.username));
+    c.typing.set(f.username, setTimeout(() => { c.typing.delete(f.username); render(); }, TYPING_SHOWN));
+    render();
+  },
+  ReadMarker(f) { // this user read up to f.id on another page
+    const c = S.convs.get(f.chatname ? 'c:' + f.chatname : 'd:' + f.recipient);
+    if (!c || f.id <= c.read) return;
+    c.read = f.id;
+    c.unread = [...c.byId.values()].filter((m) => m.id > f.id && m.sender !== S.me && !m.deleted).length;
+    render();
+  },
+};
+const TYPING_SHOWN = 3000; // "… is typing" lasts this long after the last Typing frame
 
 // ------------------------------------------------------------ actions
 
+// refreshOnline asks who is online: at each registration, and when the
+// new-chat form opens (its people to pick from). Between, PresenceChanged
+// tells of those who share a conversation with this user.
 let listing = false; // a ClientListRequest is out: one at a time is enough
 function refreshOnline() {
   if (listing || !client.registered) return;
   listing = true;
   request({ type: 'ClientListRequest' }, (f) => {
     listing = false;
-    if (f && f.status === 200) { S.online = f.clients || []; render(); }
+    if (f && f.status === 200) { S.online = (f.clients || []).slice().sort(); render(); }
   });
 }
 
+// refreshChats takes the conversations and their unread counts from the
+// server; chats this user is no longer in go.
 function refreshChats() {
+  const asked = performance.now();
   request({ type: 'ChatListRequest' }, (f) => {
     if (!f || f.status !== 200) return;
+    const listed = new Set();
+    const take = (c, last, unread) => {
+      listed.add(c.key);
+      if (last > c.last) c.last = last;
+      if (typeof unread === 'number' && !shown(c)) c.unread = unread;
+    };
     for (const ch of f.chats) {
       const c = conv('chat', ch.chatname);
       c.members = ch.members;
-      if (ch.last_id > c.last) c.last = ch.last_id;
+      take(c, ch.last_id, ch.unread);
     }
+    for (const d of f.direct || []) take(conv('direct', d.username), d.last_id, d.unread);
+    for (const c of [...S.convs.values()]) if (c.kind === 'chat' && !listed.has(c.key) && c.created < asked) forget(c.key);
     render();
   });
 }
@@ -149,12 +155,17 @@ function refreshChats() {
 function onDelivery(f) {
   const c = f.type === 'GroupMessageRecv' ? conv('chat', f.chatname) : conv('direct', f.sender);
   if (f.members) c.members = f.members;
+  clearTimeout(c.typing.get(f.sender)); // what they typed has come
+  c.typing.delete(f.sender);
   if (!addMessage(c, { id: f.id, sender: f.sender, content: f.content, time: f.time, random: !!f.random })) return;
-  if (c.key !== S.active || S.view !== 'conv') c.unread++;
-  if (!f.replay && !S.online.includes(f.sender)) refreshOnline(); // they are online now
+  if (!shown(c) && f.sender !== S.me) c.unread++;
+  // Whoever sends is online (PresenceChanged told only if they shared a
+  // conversation with this user before).
+  if (!f.replay && !S.online.includes(f.sender)) S.online = [...S.online, f.sender].sort();
   // Replayed ones are summed up at the end, not read out one by one; own
   // ones (sent from another window) are no news.
-  if (!f.replay && f.sender !== S.me) arrivals.push({ sender: f.sender, where: c.kind === 'chat' ? ' in ' + c.name : '', random: f.random, content: f.content });
+  if (f.replay) replayed++;
+  else if (f.sender !== S.me) arrivals.push({ sender: f.sender, where: c.kind === 'chat' ? ' in ' + c.name : '', random: f.random, content: f.content });
   render();
 }
 
@@ -162,7 +173,10 @@ function onDelivery(f) {
 // live messages that came before the first page say nothing about what
 // precedes them.
 function applyPage(c, r, older) {
-  for (const m of r.messages) addMessage(c, { id: m.id, sender: m.sender, content: m.content, time: m.time, random: !!m.random, status: 'sent' });
+  for (const m of r.messages) {
+    addMessage(c, { id: m.id, sender: m.sender, content: m.deleted ? '' : m.content, time: m.time, random: !!m.random,
+      edited: !!m.edited, deleted: !!m.deleted, status: 'sent' });
+  }
   if (r.messages.length && (!c.oldest || r.messages[0].id < c.oldest)) c.oldest = r.messages[0].id;
   if (older || !c.loaded) c.more = r.more;
   c.loaded = true;
@@ -173,7 +187,7 @@ function applyPage(c, r, older) {
 // the oldest one loaded.
 function loadHistory(c, older) {
   if (c.loading || !client.registered || (older && !c.more)) return;
-  const f = { type: 'HistoryRequest', limit: PAGE, [c.kind === 'chat' ? 'chatname' : 'recipient']: c.name };
+  const f = { type: 'HistoryRequest', limit: PAGE, [field(c)]: c.name };
   if (older) f.before = c.oldest;
   c.loading = true;
   request(f, (r) => {
@@ -206,6 +220,7 @@ function retry(c, m) {
 function openConv(key) {
   const c = S.convs.get(key);
   if (!c) return;
+  if (S.active !== key) leaveConversation();
   Object.assign(S, { active: key, view: 'conv', sidebarOpen: !S.narrow && S.sidebarOpen });
   c.unread = 0;
   if (!c.loaded) loadHistory(c, false);
@@ -309,6 +324,30 @@ function sendRandom(e) {
   }, true);
 }
 
+// changePassword protects the name with a new password (or changes it);
+// the client signs in with it from then on.
+function changePassword(e) {
+  e.preventDefault();
+  if (isBusy($('password-save'))) return;
+  const err = $('password-error');
+  const old = $('old-password').value;
+  const pw = $('new-password').value;
+  const n = encoder.encode(pw).length;
+  if (n < 8 || n > 256) return refuse(err, 'The new password needs 8–256 characters.', $('new-password'));
+  setError(err, '');
+  setError($('password-result'), '');
+  busy($('password-save'), 'Changing…');
+  const f = { type: 'ChangePasswordRequest', new: pw };
+  if (old) f.old = old;
+  request(f, (r) => {
+    busy($('password-save'));
+    if (!r || r.status !== 200) return refuse(err, r ? describe(r) : 'Not connected. Try again.', $('old-password'));
+    client.password = pw;
+    $('password-form').reset();
+    setError($('password-result'), 'Password changed. Use it the next time you sign in.');
+  });
+}
+
 // ------------------------------------------------------------ sign-in
 
 function signIn(e) {
@@ -319,10 +358,7 @@ function signIn(e) {
   const pwBytes = encoder.encode(pw).length;
   if (!USERNAME_RE.test(name)) return loginFailed('Use 1–32 letters, digits, _ . or - for the username.', 'username');
   if (pw && (pwBytes < 8 || pwBytes > 256)) return loginFailed('The password needs 8–256 characters, or leave it empty.', 'password');
-  Object.assign(S, { me: name, convs: new Map() });
-  let peers = [];
-  try { peers = JSON.parse(store.get('chateau:peers:' + name) || '[]'); } catch { /* start afresh */ }
-  for (const p of peers) if (typeof p === 'string' && USERNAME_RE.test(p)) conv('direct', p);
+  Object.assign(S, { me: name, convs: new Map(), online: [] });
   store.set('chateau:lastUser', name);
   setError($('login-error'), '');
   busy($('login-submit'), 'Joining…');
@@ -346,6 +382,7 @@ function showApp() {
 
 function signOut(message) {
   client.stop();
+  leaveConversation();
   Object.assign(S, { active: null, view: 'empty', online: [], convs: new Map(), opener: '' });
   // Nothing of this person's stays for the next one to read or send.
   for (const f of document.querySelectorAll('#app form')) f.reset();
@@ -359,229 +396,6 @@ function signOut(message) {
   $('username').focus();
 }
 
-// ------------------------------------------------------------ rendering
-
-let scheduled = false;
-let scrollMode; // 'bottom': show the newest; 'keep': older ones were put above
-let focusTarget = ''; // id of the element that gets the focus after the next redraw
-const arrivals = []; // live messages from others not announced yet
-// render coalesces the frames of one burst (a replay, say) into one redraw.
-function render(mode) {
-  if (mode && scrollMode !== 'bottom') scrollMode = mode;
-  if (scheduled) return;
-  scheduled = true;
-  setTimeout(() => { scheduled = false; const m = scrollMode; scrollMode = undefined; draw(m); }, 0);
-}
-
-// focusAfterDraw gives id the focus once the next redraw has shown it: the
-// view it is in may still be hidden now, and focus() on a hidden element
-// does nothing, leaving the focus behind on what was clicked.
-function focusAfterDraw(id) {
-  focusTarget = id;
-  render();
-}
-
-function draw(mode) {
-  announceArrivals();
-  document.body.classList.toggle('sidebar-closed', S.narrow && !S.sidebarOpen);
-  $('sidebar-toggle').setAttribute('aria-expanded', String(!S.narrow || S.sidebarOpen));
-  keepFocus($('conv-list'), 'key', drawConvList);
-  keepFocus($('online-list'), 'user', drawOnline);
-  const view = S.view === 'conv' && !S.active ? 'empty' : S.view;
-  for (const v of ['empty', 'conv', 'new', 'random']) $('view-' + v).hidden = v !== view;
-  if (view === 'new') drawRecipients();
-  if (view === 'conv') drawConv(S.convs.get(S.active), mode);
-  if (focusTarget) { $(focusTarget).focus(); focusTarget = ''; }
-}
-
-// announceArrivals reads out the messages that came since the last redraw:
-// one in full, a burst as one sentence, so that the live region does not
-// chatter or drop messages that replace each other before being read.
-function announceArrivals() {
-  if (!arrivals.length) return;
-  const a = arrivals[0];
-  if (arrivals.length === 1) announce(a.sender + a.where + (a.random ? ' (random)' : '') + ': ' + a.content.slice(0, 200));
-  else announce(arrivals.length + ' new messages, from ' + [...new Set(arrivals.map((x) => x.sender))].join(', ') + '.');
-  arrivals.length = 0;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-}
-
-function button(cls, data, ...children) {
-  const b = el('button', cls);
-  b.type = 'button';
-  Object.assign(b.dataset, data);
-  b.append(...children);
-  const li = el('li');
-  li.append(b);
-  return li;
-}
-
-// avatar: the initial on a colour derived from the name, the same everywhere.
-function avatar(name) {
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) % 360;
-  const a = el('span', 'avatar', name.slice(0, 1).toUpperCase());
-  a.style.background = 'hsl(' + h + ' 55% 42%)';
-  a.setAttribute('aria-hidden', 'true');
-  return a;
-}
-
-// keepFocus rebuilds a list with build and, if a button in it had the
-// focus, gives it to the new button with the same data-attr value.
-function keepFocus(list, attr, build) {
-  const had = list.contains(document.activeElement) ? document.activeElement.dataset[attr] : null;
-  build(list);
-  if (had != null) for (const b of list.querySelectorAll('button')) if (b.dataset[attr] === had) b.focus();
-}
-
-function drawConvList(list) {
-  const byRecent = (a, b) => (a.last === b.last ? (a.name < b.name ? -1 : 1) : a.last > b.last ? -1 : 1);
-  list.replaceChildren(...[...S.convs.values()].sort(byRecent).map((c) => {
-    const label = (c.kind === 'chat' ? '# ' : '') + c.name;
-    const text = el('span', 'conv-text');
-    const preview = c.preview ? (c.preview.sender === S.me ? 'You: ' : '') + c.preview.content : c.members.join(', ');
-    text.append(el('span', 'conv-name', label), el('span', 'conv-preview', preview));
-    const li = button('conv-item', { key: c.key }, avatar(c.kind === 'chat' ? '#' + c.name : c.name), text);
-    const b = li.firstChild;
-    if (c.key === S.active && S.view === 'conv') b.setAttribute('aria-current', 'true');
-    // The name comes from what the row shows (so it contains the visible
-    // text), the unread count said in words.
-    if (c.unread) b.append(el('span', 'badge', String(c.unread)), el('span', 'sr-only', ' unread'));
-    return li;
-  }));
-  $('conv-empty').hidden = S.convs.size > 0;
-  const unread = [...S.convs.values()].reduce((n, c) => n + c.unread, 0);
-  $('sidebar-toggle').textContent = unread ? 'Chats (' + unread + ')' : 'Chats';
-  document.title = unread ? '(' + unread + ') Chateau' : 'Chateau';
-}
-
-function drawOnline(list) {
-  const others = S.online.filter((u) => u !== S.me);
-  $('online-count').textContent = client.registered ? String(others.length) : '';
-  list.replaceChildren(...others.map((u) => {
-    // Named by its content, "Message bob": the visible name is in it.
-    return button('person', { user: u }, avatar(u), el('span', 'sr-only', 'Message '), el('span', 'person-name', u), el('span', 'dot'));
-  }));
-  if (!others.length) list.append(el('li', 'muted small', client.registered ? 'Nobody else is online.' : '…'));
-}
-
-function drawRecipients() {
-  const box = $('recipients');
-  const others = S.online.filter((u) => u !== S.me);
-  // Rebuilt only when the people change, so that a focused box keeps focus.
-  if (box.dataset.names === others.join(' ')) return;
-  box.dataset.names = others.join(' ');
-  const checked = new Set([...box.querySelectorAll('input:checked')].map((i) => i.value));
-  const had = box.contains(document.activeElement) ? document.activeElement.value : null;
-  box.querySelectorAll('.check').forEach((n) => n.remove());
-  for (const u of others) {
-    const label = el('label', 'check');
-    const input = Object.assign(el('input'), { type: 'checkbox', name: 'recipient', value: u, checked: checked.has(u) });
-    label.append(input, ' ' + u);
-    box.append(label);
-    if (u === had) input.focus();
-  }
-  $('recipients-empty').hidden = others.length > 0;
-}
-
-function fmtTime(iso) {
-  const d = new Date(iso);
-  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return d.toDateString() === new Date().toDateString() ? t : d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + t;
-}
-
-const nodes = new WeakMap(); // message → its <li>, kept across redraws
-function drawConv(c, mode) {
-  $('conv-title').textContent = (c.kind === 'chat' ? '# ' : '') + c.name;
-  $('conv-sub').textContent = c.kind === 'chat' ? c.members.join(', ') : S.online.includes(c.name) ? 'online' : 'offline';
-  // The last page loaded takes the button away: its focus goes to the
-  // messages rather than to nowhere.
-  if (!c.more && document.activeElement === $('older')) $('scroller').focus();
-  $('older').hidden = !c.more;
-  $('older').setAttribute('aria-disabled', String(c.loading)); // not disabled: see busy
-  setError($('history-state'), c.error || (c.loading ? 'Loading…' : c.loaded && !c.more && c.msgs.size ? 'Beginning of the conversation' : ''));
-
-  const sc = $('scroller');
-  const atBottom = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 40;
-  const fromBottom = sc.scrollHeight - sc.scrollTop;
-  // Reuse each message's element and move only those out of place, so
-  // that a redraw keeps focus and costs little.
-  const list = $('messages');
-  let cursor = list.firstChild;
-  let prev = null;
-  for (const m of sorted(c)) {
-    let li = nodes.get(m);
-    if (!li) nodes.set(m, (li = buildMessage(m)));
-    updateMessage(li, m, prev);
-    if (li !== cursor) list.insertBefore(li, cursor); else cursor = cursor.nextSibling;
-    prev = m;
-  }
-  while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
-  if (mode === 'keep') sc.scrollTop = sc.scrollHeight - fromBottom;
-  else if (mode === 'bottom' || atBottom) sc.scrollTop = sc.scrollHeight;
-}
-
-function buildMessage(m) {
-  const li = el('li', 'msg');
-  const body = el('div', 'body');
-  const meta = el('div', 'meta');
-  const tag = el('span', 'tag', 'random');
-  tag.hidden = !m.random;
-  meta.append(el('span', 'sender'), tag, el('time'));
-  body.append(meta, el('div', 'bubble', m.content), el('div', 'status'));
-  li.append(avatar(m.sender), body);
-  return li;
-}
-
-function updateMessage(li, m, prev) {
-  const mine = m.sender === S.me;
-  li.classList.toggle('mine', mine);
-  // Consecutive messages of one sender within five minutes form a group.
-  const cont = !!prev && prev.sender === m.sender && !!m.time && !!prev.time && Date.parse(m.time) - Date.parse(prev.time) < 300000;
-  li.classList.toggle('cont', cont);
-  // What the grouping hides from sight (the sender of own messages and of
-  // follow-ups, their time) stays for screen readers: each message is read
-  // with its author.
-  li.querySelector('.meta').classList.toggle('sr-only', cont);
-  li.classList.toggle('pending', m.status === 'sending');
-  li.classList.toggle('failed', m.status === 'failed');
-  if (m.id) li.dataset.id = m.id;
-  const t = li.querySelector('time');
-  if (m.time && t.dateTime !== m.time) Object.assign(t, { dateTime: m.time, textContent: fmtTime(m.time), title: new Date(m.time).toLocaleString() });
-  li.querySelector('.sender').textContent = mine ? 'You' : m.sender;
-  li.querySelector('.sender').classList.toggle('sr-only', mine);
-  const st = li.querySelector('.status');
-  st.textContent = m.status === 'sending' ? 'sending…' : m.status === 'failed' ? 'Not sent: ' + m.error + ' ' : '';
-  if (m.status === 'failed' && m.retry) st.append(button('link retry', { key: m.key }, 'Retry').firstChild);
-}
-
-function setError(node, text) { node.textContent = text; node.hidden = !text; }
-// refuse shows why a form was not sent and takes the focus to the field at
-// fault (the form is on screen: no redraw to wait for).
-function refuse(node, text, field) { setError(node, text); field.focus(); }
-function announce(text) { $('announce').textContent = text; }
-// busy marks b as at work (with text) or done (without). aria-disabled, not
-// disabled: a disabled button drops the focus, and a keyboard user with it.
-function busy(b, text) {
-  b.dataset.label = b.dataset.label || b.textContent;
-  b.setAttribute('aria-disabled', String(!!text));
-  b.textContent = text || b.dataset.label;
-}
-const isBusy = (b) => b.getAttribute('aria-disabled') === 'true';
-
-let alertTimer = 0;
-function showAlert(text) {
-  $('alert').textContent = text;
-  clearTimeout(alertTimer);
-  if (text) alertTimer = setTimeout(() => { $('alert').textContent = ''; }, 6000);
-}
-
 // ------------------------------------------------------------ wiring
 
 const on = (id, type, fn) => $(id).addEventListener(type, fn);
@@ -590,6 +404,12 @@ on('login-form', 'submit', signIn);
 $('username').value = store.get('chateau:lastUser') || '';
 ($('username').value ? $('password') : $('username')).focus();
 on('logout', 'click', () => signOut(''));
+on('password-btn', 'click', () => {
+  openForm('password', 'password-btn', 'old-password');
+  setError($('password-error'), '');
+  setError($('password-result'), '');
+});
+on('password-form', 'submit', changePassword);
 on('new-chat-btn', 'click', () => {
   openForm('new', 'new-chat-btn', 'chat-name');
   refreshOnline();
@@ -606,7 +426,8 @@ for (const b of document.querySelectorAll('.cancel')) b.addEventListener('click'
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Escape' || e.isComposing || $('app').hidden) return;
   if ($('alert').textContent) showAlert('');
-  else if (S.view === 'new' || S.view === 'random') closeForm();
+  else if (S.view === 'conv' && closeChange()) { /* an edit, a deletion, the invite or leave panel */ }
+  else if (S.view === 'new' || S.view === 'random' || S.view === 'password') closeForm();
   else if (S.narrow && S.sidebarOpen && $('sidebar').contains(document.activeElement)) {
     S.sidebarOpen = false;
     focusAfterDraw('sidebar-toggle');
@@ -626,7 +447,7 @@ on('scroller', 'scroll', () => { if (active() && $('scroller').scrollTop < 60) l
 
 const input = $('compose-input');
 const grow = () => { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; };
-on('compose-input', 'input', grow);
+on('compose-input', 'input', () => { grow(); typed(); });
 on('compose-input', 'keydown', (e) => { // Enter sends, Shift+Enter is a new line
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); $('compose').requestSubmit(); }
 });

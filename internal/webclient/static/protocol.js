@@ -20,14 +20,17 @@ export const TOO_LONG = 'That message is too long (16 KiB at most).';
 // describe turns an error frame into a sentence for a person.
 export function describe(f) {
   const reason = f.reason ? f.reason[0].toUpperCase() + f.reason.slice(1) + '.' : '';
+  const change = f.request === 'EditMessageRequest' || f.request === 'DeleteMessageRequest';
   switch (f.status) {
     case 301: return 'Not signed in yet. Reconnecting…';
     case 302: return f.request === 'RegisterRequest' ? 'That name is already online.' : 'A chat with that name already exists.';
-    case 401: return 'Wrong username or password.';
-    case 403: return 'You are not a member of that chat.';
-    case 404: return f.request === 'RandomMessageRequest' ? 'Nobody else is online right now.' : reason || 'Not found.';
+    case 401: return f.request === 'ChangePasswordRequest' ? 'That is not your current password.' : 'Wrong username or password.';
+    case 403: return change ? 'You can only change your own messages.' : 'You are not a member of that chat.';
+    case 404:
+      if (f.request === 'RandomMessageRequest') return 'Nobody else is online right now.';
+      return change ? 'That message is gone.' : reason || 'Not found.';
     case 413: return TOO_LONG;
-    case 429: return 'Slow down: too many requests at once.';
+    case 429: return f.retry_after ? 'Too many tries. Wait ' + f.retry_after + ' s and try again.' : 'Slow down: too many requests at once.';
     case 500: return 'The server could not save that. Try again.';
     default: return reason || 'Something went wrong (status ' + f.status + ').';
   }
@@ -39,8 +42,9 @@ export function describe(f) {
 //   registered(first)  a registration succeeded (the first since start?)
 //   refused(text, first)  registration refused for good, or the first
 //                   connection failed: the client has stopped
-//   frame(f)        deliveries, ReplayComplete, SessionReplaced, and errors
-//                   that answer no pending request
+//   frame(f)        deliveries and the other pushes, ReplayComplete,
+//                   SessionReplaced, and errors that answer no pending
+//                   request
 export class Client {
   constructor(hooks) {
     this.hooks = hooks;
@@ -152,6 +156,16 @@ export class Client {
     return frame.messageID;
   }
 
+  // notify sends frame, which gets no answer (TypingRequest), if the
+  // connection is up: it is not worth keeping for a later connection. Its
+  // messageID is marked ('n' for notification) so that an error it earns
+  // is dropped: the person asked for nothing.
+  notify(frame) {
+    if (!this.registered) return;
+    frame.messageID = 'n' + newMessageID().slice(1);
+    this.enqueue(frame);
+  }
+
   // Sends are paced a little under the server's limit (20/s, burst 40) so
   // that a reconnect with many queued messages does not earn 429s.
   enqueue(frame) { this.queue.push(frame); this.pump(); }
@@ -180,6 +194,9 @@ export class Client {
 
   onFrame(f) {
     this.noteId(f.id);
+    // Edits and deletions are events of the log too, delivered in its order.
+    this.noteId(f.edited_id);
+    this.noteId(f.deleted_id);
     // RegisterResponse's last_id is the log position at registration: a
     // resume point at once without a replay, but a replay's messages, all
     // older, come after it.
@@ -191,6 +208,7 @@ export class Client {
     if (f.type === 'SessionReplaced') this.setState('replaced'); // the server closes the socket next
     if (f.messageID === this.regID && f.request === 'RegisterRequest') return this.onRegisterFailed(f);
     const p = this.pending.get(f.messageID);
+    if (!p && typeof f.messageID === 'string' && f.messageID[0] === 'n') return; // see notify
     if (!p) return this.hooks.frame(f);
     if (f.status === 429 && p.durable) { // not stored: the same request, a little later
       setTimeout(() => { if (this.registered && this.pending.has(f.messageID)) this.enqueue(p.frame); }, 1000);
