@@ -9,12 +9,14 @@ import (
 )
 
 // editSetup is a chat "c" of ann and bob, a direct conversation of theirs,
-// and a chat "e" of eve and bob that ann cannot read.
+// and a chat "e" and a direct conversation of eve and bob that ann cannot
+// read.
 type editSetup struct {
 	ann, bob, eve *user
 	first, a1, b1 string // ann's first message of c, ann's and bob's posts
 	d1            string // ann's direct message to bob
 	e1            string // eve's first message of e
+	x1            string // eve's direct message to bob
 }
 
 func setUpEdits(t *testing.T, ts *testServer) *editSetup {
@@ -25,6 +27,7 @@ func setUpEdits(t *testing.T, ts *testServer) *editSetup {
 	s.b1 = s.bob.postTo("c", "b1", s.ann)
 	s.d1 = s.ann.dm(s.bob, "bob", "d1")
 	s.e1 = s.eve.createChat("e", "eve's", s.bob)
+	s.x1 = s.eve.dm(s.bob, "bob", "x1")
 	return s
 }
 
@@ -38,7 +41,7 @@ func TestFeatures_Edit(t *testing.T) {
 
 		ack := ann.ok(msg{"type": "EditMessageRequest", "id": s.a1, "content": "a1, fixed", "messageID": "e"}, "EditMessageResponse")
 		match(t, "edit", ack, msg{"id": s.a1, "edited_id": present, "time": present})
-		if id, _ := ack["edited_id"].(string); id <= s.e1 {
+		if id, _ := ack["edited_id"].(string); id <= s.x1 {
 			t.Errorf("edited_id %v is not the edit's own, new id", ack["edited_id"])
 		}
 		m := bob.want("MessageEdited", 200)
@@ -76,6 +79,7 @@ func TestFeatures_Edit(t *testing.T) {
 			{"not the sender, direct", bob, msg{"id": s.d1, "content": "x"}, 403},
 			{"no such message", ann, msg{"id": unknownID, "content": "x"}, 404},
 			{"a chat one cannot read", ann, msg{"id": s.e1, "content": "x"}, 404},
+			{"a direct conversation one cannot read", ann, msg{"id": s.x1, "content": "x"}, 404},
 		})
 		ann.idle()
 		bob.idle()
@@ -119,6 +123,7 @@ func TestFeatures_Delete(t *testing.T) {
 			{"not the sender", ann, msg{"type": "DeleteMessageRequest", "id": s.b1}, 403},
 			{"no such message", ann, msg{"type": "DeleteMessageRequest", "id": unknownID}, 404},
 			{"a chat one cannot read", ann, msg{"type": "DeleteMessageRequest", "id": s.e1}, 404},
+			{"a direct conversation one cannot read", ann, msg{"type": "DeleteMessageRequest", "id": s.x1}, 404},
 			{"a second delete", ann, msg{"type": "DeleteMessageRequest", "id": s.a1}, 404},
 			{"a second delete, direct", ann, msg{"type": "DeleteMessageRequest", "id": s.d1}, 404},
 			{"edit a deleted message", ann, msg{"type": "EditMessageRequest", "id": s.a1, "content": "x"}, 404},
