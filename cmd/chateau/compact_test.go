@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,6 +93,42 @@ func TestCompact_DropsDeletedContent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCompact_AfterDeleteMessage: a message deleted through the protocol,
+// after an edit, is in no answer and no dump from the moment it is deleted,
+// and after compact its words (the original's and the edit's) are nowhere
+// in the file; the messages around it stay.
+func TestCompact_AfterDeleteMessage(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "chateau.db")
+	p := startServe(t, data)
+	ann, bob := p.dial(t), p.dial(t)
+	ack(t, ann, map[string]any{"type": "RegisterRequest", "username": "ann"})
+	ack(t, bob, map[string]any{"type": "RegisterRequest", "username": "bob"})
+	ack(t, ann, map[string]any{"type": "SingleMessageRequest", "recipient": "bob", "content": "kept before"})
+	id := ack(t, ann, map[string]any{"type": "SingleMessageRequest", "recipient": "bob", "content": "oops " + deletedMarker})
+	ack(t, ann, map[string]any{"type": "EditMessageRequest", "id": id, "content": "still " + deletedMarker + " edited"})
+	ack(t, ann, map[string]any{"type": "DeleteMessageRequest", "id": id})
+	ack(t, bob, map[string]any{"type": "SingleMessageRequest", "recipient": "ann", "content": "kept after"})
+	h := call(t, bob, map[string]any{"type": "HistoryRequest", "recipient": "ann"})
+	if b, _ := json.Marshal(h); bytes.Contains(b, []byte(deletedMarker)) || !bytes.Contains(b, []byte(`"deleted":true`)) {
+		t.Fatalf("history after the deletion: %s", b)
+	}
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v\n%s", err, p.log())
+	}
+	if dump := dumpOf(t, data); strings.Contains(dump, deletedMarker) || !strings.Contains(dump, "kept after") {
+		t.Fatalf("events dump after the deletion:\n%s", dump)
+	}
+	if _, _, err := runMain(t, "compact", "-data", data); err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	if fileContains(t, data, deletedMarker) {
+		t.Error("the deleted message's words are still in the compacted file")
+	}
+	if !fileContains(t, data, "kept before") || !fileContains(t, data, "kept after") {
+		t.Error("compact lost the messages around the deleted one")
 	}
 }
 
