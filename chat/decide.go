@@ -263,22 +263,12 @@ func (q *sequencer) logout(name string) {
 }
 
 func (q *sequencer) groupMessageInit(s *Session, r *Request) {
-	switch {
-	case len(r.Recipients) == 0:
-		q.fail(s, r, Reasonf(ErrBadRequest, "recipients must name at least one user"))
-		return
-	case len(r.Recipients) > MaxRecipients:
-		q.fail(s, r, Reasonf(ErrBadRequest, "recipients name %d users; the limit is %d", len(r.Recipients), MaxRecipients))
-		return
-	case !projection.ValidChatname(r.Chatname):
-		q.fail(s, r, errBadChatname())
+	if !q.checkNames(s, r, "recipients", r.Recipients) {
 		return
 	}
-	for _, name := range r.Recipients {
-		if !projection.ValidUsername(name) {
-			q.fail(s, r, errBadRecipient(name))
-			return
-		}
+	if !projection.ValidChatname(r.Chatname) {
+		q.fail(s, r, errBadChatname())
+		return
 	}
 	if _, ok := q.c.State.Chat(r.Chatname); ok {
 		q.fail(s, r, Reasonf(ErrConflict, "chat %q already exists", r.Chatname))
@@ -355,6 +345,27 @@ func (q *sequencer) singleMessage(s *Session, r *Request) {
 		return
 	}
 	q.propose(s, r, projection.DirectMessageSent{Recipient: r.Recipient, Content: r.Content}, false)
+}
+
+// checkNames reports whether names, the request's field, lists 1 to
+// MaxRecipients valid usernames, answering r with 400 if not.
+func (q *sequencer) checkNames(s *Session, r *Request, field string, names []string) bool {
+	var err error
+	switch {
+	case len(names) == 0:
+		err = Reasonf(ErrBadRequest, "%s must name at least one user", field)
+	case len(names) > MaxRecipients:
+		err = Reasonf(ErrBadRequest, "%s name %d users; the limit is %d", field, len(names), MaxRecipients)
+	}
+	for _, name := range names {
+		if err == nil && !projection.ValidUsername(name) {
+			err = Reasonf(ErrBadRequest, "%q in %s is not a valid username", Truncate(name, MaxQuoted), field)
+		}
+	}
+	if err != nil {
+		q.fail(s, r, err)
+	}
+	return err == nil
 }
 
 // errBadChatname is the 400 of an invalid chat name.

@@ -9,19 +9,8 @@ import (
 // chatInvite decides a ChatInviteRequest: a member adds users to a chat.
 // Names already members are ignored; if none is left, nothing is stored.
 func (q *sequencer) chatInvite(s *Session, r *Request) {
-	switch {
-	case len(r.Usernames) == 0:
-		q.fail(s, r, Reasonf(ErrBadRequest, "usernames must name at least one user"))
+	if !q.checkNames(s, r, "usernames", r.Usernames) {
 		return
-	case len(r.Usernames) > MaxRecipients:
-		q.fail(s, r, Reasonf(ErrBadRequest, "usernames name %d users; the limit is %d", len(r.Usernames), MaxRecipients))
-		return
-	}
-	for _, name := range r.Usernames {
-		if !projection.ValidUsername(name) {
-			q.fail(s, r, Reasonf(ErrBadRequest, "username %q is not valid", Truncate(name, MaxQuoted)))
-			return
-		}
 	}
 	if !q.checkMember(s, r) {
 		return
