@@ -84,14 +84,13 @@ func (s *State) changeMessage(e Event) error {
 	case MessageDeleted:
 		id = p.Message
 	}
-	i, ok := slices.BinarySearchFunc(s.messages.ids, id, compareID)
+	ref, ok := s.messages.find(id)
 	if !ok {
 		return fmt.Errorf("%w: %s", errNoMessage, id)
 	}
 	if _, gone := s.deleted[id]; gone {
 		return nil
 	}
-	ref := s.messages.refs[i]
 	conv := s.convs[ref.conv]
 	switch e.Payload.(type) {
 	case MessageEdited:

@@ -49,22 +49,14 @@ func pairOf(x, y string) pair {
 // they have not read counts in two binary searches.
 type seat struct {
 	marker ulid.ULID
-	own    []int
+	own    []uint32
 }
 
-type seatKey struct{ user, conv uint32 }
+// seatKey is a user's index and a conversation's, in one word: a map with
+// such keys is hashed faster than with a two-field struct.
+type seatKey uint64
 
-// messageIndex finds a message by id: every message's id in log order,
-// and beside it its conversation and sender, 24 bytes a message and no
-// pointers for the garbage collector to follow.
-type messageIndex struct {
-	ids  []ulid.ULID
-	refs []messageRef
-}
-
-type messageRef struct {
-	conv, sender uint32
-}
+func seatOf(user, conv uint32) seatKey { return seatKey(user)<<32 | seatKey(conv) }
 
 // noUser is the sender index of a message whose actor never registered
 // (which the core never stores).
@@ -101,21 +93,28 @@ func (s *State) partner(user, other string) {
 
 // addMessage appends message id, by sender, to conversation conv.
 func (s *State) addMessage(id ulid.ULID, conv uint32, sender string) {
+	u, ok := s.users[sender]
+	if !ok {
+		u.index = noUser
+	}
+	s.addMessageBy(id, conv, u)
+}
+
+// addMessageBy is addMessage for the sender u, of index noUser if the
+// sender never registered.
+func (s *State) addMessageBy(id ulid.ULID, conv uint32, u User) {
 	c := s.convs[conv]
 	c.ids = append(c.ids, id)
-	ref := messageRef{conv: conv, sender: noUser}
-	if u, ok := s.users[sender]; ok {
-		ref.sender = u.index
+	if u.index != noUser {
 		st := s.seat(u.index, conv)
-		st.own = append(st.own, len(c.ids)-1)
+		st.own = append(st.own, uint32(len(c.ids)-1))
 	}
-	s.messages.ids = append(s.messages.ids, id)
-	s.messages.refs = append(s.messages.refs, ref)
+	s.messages.add(indexedMessage{id: id, conv: conv, sender: u.index})
 }
 
 // seat returns the seat of user (an index) in conversation conv, adding it.
 func (s *State) seat(user, conv uint32) *seat {
-	k := seatKey{user, conv}
+	k := seatOf(user, conv)
 	st := s.seats[k]
 	if st == nil {
 		st = &seat{}
@@ -221,12 +220,12 @@ func (s *State) unread(user string, conv uint32) int {
 		return 0
 	}
 	c := s.convs[conv]
-	st := s.seats[seatKey{u.index, conv}]
+	st := s.seats[seatOf(u.index, conv)]
 	if st == nil {
 		st = &seat{}
 	}
 	read := upperBound(c.ids, st.marker)
-	own, _ := slices.BinarySearch(st.own, read)
+	own, _ := slices.BinarySearch(st.own, uint32(read))
 	n := len(c.ids) - read - (len(st.own) - own)
 	for _, d := range c.deleted[deletedFrom(c.deleted, read):] {
 		if d.sender != u.index {
@@ -251,7 +250,7 @@ func (s *State) Marker(user, chat, peer string) ulid.ULID {
 	if !ok || !known {
 		return ulid.ULID{}
 	}
-	if st := s.seats[seatKey{u.index, conv}]; st != nil {
+	if st := s.seats[seatOf(u.index, conv)]; st != nil {
 		return st.marker
 	}
 	return ulid.ULID{}
@@ -289,11 +288,10 @@ type Message struct {
 // Message returns the message with id, which may be in a chat, a direct
 // conversation, or a chat's creation.
 func (s *State) Message(id ulid.ULID) (Message, bool) {
-	i, ok := slices.BinarySearchFunc(s.messages.ids, id, compareID)
+	ref, ok := s.messages.find(id)
 	if !ok {
 		return Message{}, false
 	}
-	ref := s.messages.refs[i]
 	m := Message{ID: id, Deleted: s.deleted[id]}
 	if ref.sender != noUser {
 		m.Sender = s.names[ref.sender]
