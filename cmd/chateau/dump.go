@@ -52,7 +52,8 @@ func (c *DumpCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer src.Close()
-	d := &dumper{dumpOptions: opt, src: src, out: bufio.NewWriter(c.Stdout), members: make(map[string][]string)}
+	d := &dumper{dumpOptions: opt, src: src, out: bufio.NewWriter(c.Stdout), members: make(map[string][]string),
+		messages: make(map[ulid.ULID]dumpedMessage)}
 	err = d.run(ctx)
 	if errors.Is(err, errServerStopped) {
 		fmt.Fprintf(c.Stderr, "chateau: events dump: the %s stopped; every event it stored is printed\n", src)
@@ -94,14 +95,23 @@ func parseDumpFlags(args []string, stdout io.Writer) (dumpOptions, error) {
 	return opt, nil
 }
 
+// dumpedMessage is where a message read by a --chat or --user dump is.
+type dumpedMessage struct {
+	chat     string
+	involved bool // with --user
+}
+
 // dumper filters and prints the records of a source, whichever it is.
 type dumper struct {
 	dumpOptions
 	src recordSource
 	out *bufio.Writer
 	// Membership is needed to know which group messages address --user;
-	// it is read from the chats' creation, which precede their messages.
+	// it is read from the chats' creation and changes of members, which
+	// precede their messages. Where each message is, to know what an edit
+	// or a deletion is about.
 	members  map[string][]string
+	messages map[ulid.ULID]dumpedMessage
 	printed  int
 	chatSeen bool // an event of --chat was read
 	userSeen bool // --user's registration was read
@@ -142,20 +152,18 @@ func (d *dumper) record(ctx context.Context, rec eventlog.Record) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.src, err)
 	}
-	if p, ok := e.Payload.(projection.ChatCreated); ok && d.user != "" {
-		d.members[p.Chat] = p.Members
-	}
+	chat, involved := d.track(e)
 	if p, ok := e.Payload.(projection.UserRegistered); ok && p.Username == d.user {
 		d.userSeen = true
 	}
-	if d.chat != "" && e.ChatName() == d.chat {
+	if d.chat != "" && chat == d.chat {
 		d.chatSeen = true
 	}
 	switch {
 	case e.ID.Compare(d.since) <= 0,
 		d.typ != "" && e.Payload.Type() != d.typ,
-		d.chat != "" && e.ChatName() != d.chat,
-		d.user != "" && !e.Involves(d.user) && !slices.Contains(d.members[e.ChatName()], d.user):
+		d.chat != "" && chat != d.chat,
+		d.user != "" && !involved:
 		return nil
 	}
 	if err := d.print(e); err != nil {
@@ -166,6 +174,37 @@ func (d *dumper) record(ctx context.Context, rec eventlog.Record) error {
 		return errStopScan
 	}
 	return nil
+}
+
+// track keeps what --chat and --user need of the log so far (members
+// as they change, and where each message is) and returns the chat e
+// belongs to, if any, and whether it involves --user: caused by them,
+// addressed to them, in a chat they are a member of at the time, or an
+// edit or a deletion of a message that involved them.
+func (d *dumper) track(e projection.Event) (chat string, involved bool) {
+	if d.chat == "" && d.user == "" {
+		return e.ChatName(), false
+	}
+	chat = e.ChatName()
+	switch p := e.Payload.(type) {
+	case projection.ChatCreated:
+		d.members[p.Chat] = p.Members
+	case projection.ChatMembersAdded:
+		d.members[p.Chat] = append(slices.Clone(d.members[p.Chat]), p.Added...)
+	case projection.MessageEdited:
+		chat, involved = d.messages[p.Message].chat, d.messages[p.Message].involved
+	case projection.MessageDeleted:
+		chat, involved = d.messages[p.Message].chat, d.messages[p.Message].involved
+	}
+	involved = involved || d.user != "" && (e.Involves(d.user) || slices.Contains(d.members[chat], d.user))
+	if p, ok := e.Payload.(projection.ChatMemberLeft); ok {
+		d.members[p.Chat] = slices.DeleteFunc(slices.Clone(d.members[p.Chat]), func(m string) bool { return m == e.Actor })
+	}
+	switch e.Payload.(type) {
+	case projection.ChatCreated, projection.GroupMessagePosted, projection.DirectMessageSent:
+		d.messages[e.ID] = dumpedMessage{chat: chat, involved: involved}
+	}
+	return chat, involved
 }
 
 // print writes e as a line of JSON or text. Neither shows a password hash.

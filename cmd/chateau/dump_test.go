@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -224,5 +225,53 @@ func TestDump_FollowStoppedServer(t *testing.T) {
 	}
 	if code := exitCode(err, io.Discard); code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
+	}
+}
+
+// TestDump_MembersAndChanges: --user follows the members of a chat as
+// they change, and --chat and --user place an edit or a deletion where
+// its message is.
+func TestDump_MembersAndChanges(t *testing.T) {
+	events := append(sampleEvents(), // 3: team (ann, bob), 4: bob's message
+		projection.Event{Actor: "bob", Payload: projection.ChatMembersAdded{Chat: "team", Added: []string{"carl"}}},   // 6
+		projection.Event{Actor: "ann", Payload: projection.GroupMessagePosted{Chat: "team", Content: "welcome carl"}}, // 7
+		projection.Event{Actor: "carl", Payload: projection.ChatMemberLeft{Chat: "team"}},                             // 8
+		projection.Event{Actor: "ann", Payload: projection.GroupMessagePosted{Chat: "team", Content: "carl left"}},    // 9
+	)
+	data, ids := mustWriteLog(t, events...)
+	more := []projection.Event{
+		{Actor: "ann", Payload: projection.MessageEdited{Message: ids[7], Content: "welcome, carl"}}, // 10
+		{Actor: "ann", Payload: projection.MessageDeleted{Message: ids[9]}},                          // 11
+		{Actor: "ann", Payload: projection.MessageEdited{Message: ids[5], Content: "psst!"}},         // 12: the direct message
+	}
+	l, _, err := eventlog.Open(data, eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, appendEvents(t, l.Append, more...)...)
+	l.Close()
+	tests := []struct {
+		args []string
+		want []int // indexes into ids
+	}{
+		{[]string{"-user", "carl"}, []int{2, 5, 6, 7, 8, 10, 12}},
+		{[]string{"-chat", "team"}, []int{3, 4, 6, 7, 8, 9, 10, 11}},
+	}
+	for _, tt := range tests {
+		out, _, err := runMain(t, append([]string{"events", "dump", "-data", data}, tt.args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		var got []int
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e struct{ ID string }
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%v: %q: %v", tt.args, line, err)
+			}
+			got = append(got, slices.IndexFunc(ids, func(id ulid.ULID) bool { return id.String() == e.ID }))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("dump %v printed events %v, want %v", tt.args, got, tt.want)
+		}
 	}
 }
