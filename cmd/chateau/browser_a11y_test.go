@@ -116,7 +116,7 @@ func axeConversations(t *testing.T, ann *tab, bob, cat *websocket.Conn) []string
 	ack(t, cat, map[string]any{"type": "GroupMessageRequest", "chatname": "trio", "content": "a walk"})
 	ann.waitFor("three unread", `document.querySelector('.conv-item[data-key="c:trio"] .badge')?.textContent === '3'`)
 	found := ann.checkAxe("a conversation with unread messages")
-	ann.do("open trio", chromedp.Click(chromedp.CSS(`.conv-item[data-key="c:trio"]`), chromedp.NodeVisible))
+	ann.click("open trio", `.conv-item[data-key="c:trio"]`)
 	ann.waitFor("cat's message", shows("a walk"))
 	ann.send("count me in")
 	ann.send("at noon?")
@@ -126,7 +126,7 @@ func axeConversations(t *testing.T, ann *tab, bob, cat *websocket.Conn) []string
 	ann.do("desktop viewport", chromedp.EmulateViewport(1100, 720))
 
 	ack(t, bob, map[string]any{"type": "SingleMessageRequest", "recipient": "ann", "content": "just you and me"})
-	ann.do("open bob", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:bob"]`), chromedp.NodeVisible))
+	ann.click("open bob", `.conv-item[data-key="d:bob"]`)
 	ann.waitFor("bob's direct message", shows("just you and me"))
 	ann.send("yes?")
 	return append(found, ann.checkAxe("direct conversation")...)
@@ -157,7 +157,7 @@ func axeForms(ann *tab) []string {
 // and deleted messages, own and bob's.
 func axeChanges(t *testing.T, ann *tab, bob, cat *websocket.Conn) []string {
 	t.Helper()
-	ann.do("open trio", chromedp.Click(chromedp.CSS(`.conv-item[data-key="c:trio"]`), chromedp.NodeVisible))
+	ann.click("open trio", `.conv-item[data-key="c:trio"]`)
 	ann.waitFor("trio is shown", shows("count me in"))
 	ann.do("open the invite form", chromedp.Click(chromedp.ID("invite-btn")), chromedp.WaitVisible(chromedp.ID("invite-names")))
 	found := ann.checkAxe("invite form")
@@ -195,7 +195,7 @@ func axeChanges(t *testing.T, ann *tab, bob, cat *websocket.Conn) []string {
 // is down, with a message waiting to be sent.
 func axeFailures(t *testing.T, ann *tab, p *process, data string) []string {
 	t.Helper()
-	ann.do("open bob", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:bob"]`), chromedp.NodeVisible))
+	ann.click("open bob", `.conv-item[data-key="d:bob"]`)
 	ann.waitFor("the message box has the focus", `document.activeElement.id === 'compose-input'`)
 	ann.do("send too much", chromedp.Evaluate[chromedp.Void](`document.getElementById('compose-input').value = 'x'.repeat(17000)`), pressEnter)
 	ann.waitFor("the alert", `document.getElementById('alert').textContent.startsWith('That message is too long')`)

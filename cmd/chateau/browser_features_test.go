@@ -170,7 +170,7 @@ func TestBrowser_UnreadBadges(t *testing.T) {
 	ann.do("open", chromedp.Navigate(url))
 	ann.signIn("")
 	ann.waitFor("the unread counts", badge("d:bob", "2")+` && `+badge("c:club", "2"))
-	ann.do("open bob", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:bob"]`), chromedp.NodeVisible))
+	ann.click("open bob", `.conv-item[data-key="d:bob"]`)
 	ann.waitFor("bob's messages, the badge gone", shows("two")+` && `+badge("d:bob", "0"))
 	// A message sent after the MarkReadRequest, once answered, tells that
 	// the server has handled the marker too (one connection's requests are
@@ -179,7 +179,7 @@ func TestBrowser_UnreadBadges(t *testing.T) {
 	ann.reload(url, bob)
 	ann.waitFor("after a reload, only club is unread", badge("c:club", "2")+` && `+badge("d:bob", "0"))
 
-	ann.do("open club", chromedp.Click(chromedp.CSS(`.conv-item[data-key="c:club"]`), chromedp.NodeVisible))
+	ann.click("open club", `.conv-item[data-key="c:club"]`)
 	ann.waitFor("club's messages, the badge gone", shows("to the club")+` && `+badge("c:club", "0"))
 	mustAnswer(t, bob, map[string]any{"type": "SingleMessageRequest", "recipient": "ann", "content": "three"})
 	ann.waitFor("a live message counts", badge("d:bob", "1")+` && `+badge("c:club", "0"))
@@ -207,7 +207,7 @@ func TestBrowser_InviteAndLeave(t *testing.T) {
 	ann.signIn("")
 	mustAnswer(t, bob, map[string]any{"type": "ChatInviteRequest", "chatname": "team", "usernames": []string{"ann"}})
 	ann.waitFor("team appears", `!!document.querySelector('.conv-item[data-key="c:team"]')`)
-	ann.do("open team", chromedp.Click(chromedp.CSS(`.conv-item[data-key="c:team"]`), chromedp.NodeVisible))
+	ann.click("open team", `.conv-item[data-key="c:team"]`)
 	ann.waitFor("its history", shows("before ann")+` && `+shows("still before ann"))
 	ann.waitFor("its members", `document.getElementById('conv-sub').textContent === 'ann, bob, cat'`)
 	ann.send("thanks for having me")
@@ -250,10 +250,10 @@ func TestBrowser_EditDeleteTyping(t *testing.T) {
 	// only then (PresenceChanged is for those who share a conversation).
 	bob.signIn("")
 	ann.signIn("")
-	ann.do("open bob", chromedp.Click(chromedp.CSS(`#online-list .person[data-user="bob"]`), chromedp.NodeVisible))
+	ann.click("open bob", `#online-list .person[data-user="bob"]`)
 	ann.send("helo bob")
 	ann.send("sent by mistake")
-	bob.do("open ann", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:ann"]`), chromedp.NodeVisible))
+	bob.click("open ann", `.conv-item[data-key="d:ann"]`)
 	bob.waitFor("ann's messages", shows("helo bob")+` && `+shows("sent by mistake"))
 
 	ann.do("edit", chromedp.Click(chromedp.CSS(`#messages li.mine:first-child [data-act="edit"]`), chromedp.NodeVisible))
@@ -271,7 +271,7 @@ func TestBrowser_EditDeleteTyping(t *testing.T) {
 		b.waitFor("the edit and the deletion", edited+` && `+deleted)
 	}
 	bob.reload(url, watcher)
-	bob.do("open ann", chromedp.Click(chromedp.CSS(`.conv-item[data-key="d:ann"]`), chromedp.NodeVisible))
+	bob.click("open ann", `.conv-item[data-key="d:ann"]`)
 	bob.waitFor("after a reload, the edit and the deletion", edited+` && `+deleted)
 
 	// bob types without sending: ann's page says so for a while.
