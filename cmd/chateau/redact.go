@@ -23,11 +23,13 @@ type redaction struct {
 	deleted map[ulid.ULID]bool // messages named by a MessageDeleted
 }
 
-// collect notes the message rec deletes, if it is a MessageDeleted.
+// collect notes the message rec deletes, if it is a MessageDeleted. A
+// record it cannot read deletes nothing it knows of: the reader of the
+// second pass says what is wrong with it, or copies it as it is.
 func (r *redaction) collect(rec eventlog.Record) error {
 	e, err := projection.Decode(rec.ID, rec.Data)
 	if err != nil {
-		return err
+		return nil
 	}
 	if p, ok := e.Payload.(projection.MessageDeleted); ok {
 		if r.deleted == nil {
@@ -48,7 +50,7 @@ func (r *redaction) erase(rec eventlog.Record) (eventlog.Record, error) {
 	if !r.deleted[rec.ID] {
 		e, err := projection.Decode(rec.ID, rec.Data)
 		if err != nil {
-			return rec, err
+			return rec, nil // not an edit this binary knows: as it is
 		}
 		if p, ok := e.Payload.(projection.MessageEdited); !ok || !r.deleted[p.Message] {
 			return rec, nil
