@@ -3,7 +3,10 @@
 // The log knows ids, bytes and bbolt; it knows nothing of chat. Each record
 // is stored in the "events" bucket under the 16 raw bytes of its ULID, so a
 // bbolt cursor walks the records in the order they were appended. Ids are
-// assigned by Append, strictly increasing across calls and restarts.
+// assigned by Append, strictly increasing across calls and restarts. A
+// record's bytes may be replaced only in the transaction of a later append
+// (AppendRewriting), which is how a deletion erases what it deletes; its
+// id and place never change.
 package eventlog
 
 import (
