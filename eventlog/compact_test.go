@@ -65,6 +65,45 @@ func TestLog_CompactTo_DropsFreedBytes(t *testing.T) {
 	}
 }
 
+// TestLog_BackupTo_DropsFreedBytes: a backup of a log whose file still
+// holds a deleted value's bytes in a freed page holds none of them, and
+// every record left.
+func TestLog_BackupTo_DropsFreedBytes(t *testing.T) {
+	l, path := mustOpenLog(t)
+	for i, p := range payloads(50) {
+		if i == 10 {
+			p = append(p, marker...)
+		}
+		if _, err := l.Append(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := scanAll(t, l, ulid.ULID{})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawUpdate(t, path, func(b *bolt.Bucket) error { return b.Delete(recs[10].ID[:]) })
+	if !fileHolds(t, path, marker) {
+		t.Fatal("the deleted value's bytes are not in the file: the test proves nothing")
+	}
+	src := mustOpen(t, path, eventlog.Options{})
+	out := filepath.Join(t.TempDir(), "backup.db")
+	size, err := src.BackupTo(out)
+	if err != nil {
+		t.Fatalf("BackupTo: %v", err)
+	}
+	if info, err := os.Stat(out); err != nil || info.Size() != size {
+		t.Errorf("BackupTo said %d bytes; the file: %v, %v", size, info, err)
+	}
+	if fileHolds(t, out, marker) {
+		t.Error("the backup holds the deleted value's bytes")
+	}
+	want := append(slices.Clone(recs[:10]), recs[11:]...)
+	if got := scanAll(t, mustOpen(t, out, eventlog.Options{ReadOnly: true}), ulid.ULID{}); !slices.EqualFunc(got, want, sameRecord) {
+		t.Errorf("the backup holds %d records, want the %d left in the log", len(got), len(want))
+	}
+}
+
 // TestLog_CompactTo_PagesFull: the copy of a log appended one record at a
 // time is smaller than the log, and its leaf pages are as full as
 // Append keeps them (bolt.Compact fills pages to FillPercent 1.0).

@@ -435,25 +435,28 @@ func (l *Log) Check() (err error) {
 	})
 }
 
-// Backup writes a consistent copy of the whole file to w, from one read
-// transaction, while appends go on. size, called first, receives the
-// copy's length. The copy opens like the original.
-func (l *Log) Backup(w io.Writer, size func(int64)) (int64, error) {
+// BackupTo writes a consistent copy of the log, as of one read
+// transaction, to a new file at path, which must not exist, while appends
+// go on, and returns its size. The copy is bbolt's compaction (as
+// CompactTo's): every bucket, key and value and nothing else, so it holds
+// none of the old bytes that the log's file keeps in pages bbolt freed,
+// such as those of a record a deletion erased. It opens like the
+// original. The read transaction lasts as long as the copy: appends that
+// must grow the file wait for it.
+func (l *Log) BackupTo(path string) (int64, error) {
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()
 	if l.closed {
 		return 0, ErrClosed
 	}
-	var n int64
-	err := l.db.View(func(tx *bolt.Tx) error {
-		if size != nil {
-			size(tx.Size())
-		}
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
+	if err := compactInto(path, l.db); err != nil {
+		return 0, fmt.Errorf("back up %s into %s: %w", l.path, path, err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
 }
 
 // Path returns the path the log was opened at.

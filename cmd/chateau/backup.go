@@ -60,18 +60,9 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	var n int64
 	var via string
 	err := writeOut(*out, *force, func(path string) error {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if n, via, err = c.copy(ctx, f, *adminAddr, *data); err != nil {
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		return f.Close()
+		var err error
+		n, via, err = c.copy(ctx, path, *adminAddr, *data)
+		return err
 	})
 	if err != nil {
 		return err
@@ -128,13 +119,14 @@ func place(tmp, out string, force bool) error {
 	return os.Rename(tmp, out)
 }
 
-// copy asks the server's admin listener for the copy; only if no server
-// listens there does it read the file itself.
-func (c *BackupCommand) copy(ctx context.Context, w io.Writer, adminAddr, data string) (int64, string, error) {
+// copy writes the copy to the new file path, synced: it asks the
+// server's admin listener for it; only if no server listens there does it
+// read the file itself.
+func (c *BackupCommand) copy(ctx context.Context, path, adminAddr, data string) (int64, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
 	defer cancel()
 	client, url, where := adminClient(adminAddr, data)
-	n, err := fetchBackup(ctx, client, url+"/backup", w, where)
+	n, err := fetchBackupTo(ctx, client, url+"/backup", path, where)
 	if err == nil {
 		return n, "through the server at " + where, nil
 	}
@@ -151,8 +143,28 @@ func (c *BackupCommand) copy(ctx context.Context, w io.Writer, adminAddr, data s
 		return 0, "", explainOpen(err)
 	}
 	defer l.Close()
-	n, err = l.Backup(w, nil)
+	n, err = l.BackupTo(path)
 	return n, "from " + data + ", no server at " + where, err
+}
+
+// fetchBackupTo is fetchBackup into the new file path, synced. A server
+// that does not answer leaves no file.
+func fetchBackupTo(ctx context.Context, client *http.Client, url, path, where string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	n, err := fetchBackup(ctx, client, url, f, where)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return n, err
 }
 
 // adminClient returns an HTTP client and the base URL for the admin
@@ -231,20 +243,24 @@ func stagedPrefix(path string) string {
 	return "." + filepath.Base(path) + ".backup-"
 }
 
-// stageBackup copies l into a new temporary file beside it, rewound to
-// its start; the caller closes and removes it.
+// stageBackup copies l into a new temporary file beside it (a compacted
+// copy: eventlog.BackupTo), opened for reading; the caller closes and
+// removes it.
 func stageBackup(l *eventlog.Log) (*os.File, int64, error) {
 	f, err := os.CreateTemp(filepath.Dir(l.Path()), stagedPrefix(l.Path())+"*")
 	if err != nil {
 		return nil, 0, err
 	}
-	size, err := l.Backup(f, nil)
+	// A name of its own for BackupTo, which makes the file.
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	size, err := l.BackupTo(name)
 	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
+		f, err = os.Open(name)
 	}
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		os.Remove(name)
 		return nil, 0, err
 	}
 	return f, size, nil

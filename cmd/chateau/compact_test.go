@@ -97,9 +97,9 @@ func TestCompact_DropsDeletedContent(t *testing.T) {
 }
 
 // TestCompact_AfterDeleteMessage: a message deleted through the protocol,
-// after an edit, is in no answer and no dump from the moment it is deleted,
-// and after compact its words (the original's and the edit's) are nowhere
-// in the file; the messages around it stay.
+// after an edit, is in no answer, no dump and no backup from the moment it
+// is deleted, and after compact its words (the original's and the edit's)
+// are nowhere in the file; the messages around it stay.
 func TestCompact_AfterDeleteMessage(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "chateau.db")
 	p := startServe(t, data)
@@ -115,8 +115,22 @@ func TestCompact_AfterDeleteMessage(t *testing.T) {
 	if b, _ := json.Marshal(h); bytes.Contains(b, []byte(deletedMarker)) || !bytes.Contains(b, []byte(`"deleted":true`)) {
 		t.Fatalf("history after the deletion: %s", b)
 	}
+	// A backup taken after the deletion, through the server and from the
+	// file, never holds the words: it is a compacted copy.
+	backups := []string{filepath.Join(t.TempDir(), "served.db"), filepath.Join(t.TempDir(), "direct.db")}
+	if _, _, err := runMain(t, "backup", "-data", data, "-out", backups[0]); err != nil {
+		t.Fatalf("backup through the server: %v", err)
+	}
 	if err := p.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop: %v\n%s", err, p.log())
+	}
+	if _, _, err := runMain(t, "backup", "-data", data, "-out", backups[1]); err != nil {
+		t.Fatalf("backup from the file: %v", err)
+	}
+	for _, b := range backups {
+		if fileContains(t, b, deletedMarker) || !fileContains(t, b, "kept after") {
+			t.Errorf("backup %s holds the deleted words, or lost the others", filepath.Base(b))
+		}
 	}
 	if dump := dumpOf(t, data); strings.Contains(dump, deletedMarker) || !strings.Contains(dump, "kept after") {
 		t.Fatalf("events dump after the deletion:\n%s", dump)
