@@ -72,7 +72,8 @@ type Core struct {
 	// PasswordCost is the Argon2id cost of new password hashes; zero
 	// means projection's default.
 	PasswordCost projection.PasswordCost
-	// Now is the login throttle's clock; nil means time.Now.
+	// Now is the clock of the login throttle and of the typing limit; nil
+	// means time.Now.
 	Now func() time.Time
 	// Presence shares who is online with the other nodes of a cluster;
 	// nil means this node is alone. A cluster's Log is a SharedLog.
