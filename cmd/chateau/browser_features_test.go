@@ -266,7 +266,7 @@ func TestBrowser_EditDeleteTyping(t *testing.T) {
 	ann.waitFor("the deletion is stored", `document.querySelector('#messages li.mine:last-child').classList.contains('deleted')`)
 
 	edited := `[...document.querySelectorAll('#messages li')].some((li) => li.querySelector('.bubble').textContent === 'hello bob' && !li.querySelector('.edited').hidden)`
-	deleted := `[...document.querySelectorAll('#messages li.deleted .bubble')].map((e) => e.textContent).join('|') === 'This message was deleted' && !document.getElementById('messages').innerText.includes('sent by mistake')`
+	deleted := `[...document.querySelectorAll('#messages li.deleted .bubble')].map((e) => e.textContent).join('|') === 'This message was deleted' && !document.body.innerText.includes('sent by mistake')`
 	for _, b := range []*tab{bob, ann} {
 		b.waitFor("the edit and the deletion", edited+` && `+deleted)
 	}

@@ -6,7 +6,7 @@
 import { describe, TOO_LONG } from './protocol.js';
 import { hooks, client, request } from './connection.js';
 import { $, PAGE, USERNAME_RE, encoder, tooLong, store, S, active, shown, field, conv, keyOf, forget, addMessage, deleteMessage } from './state.js';
-import { render, focusAfterDraw, arrivals, el, setError, refuse, announce, busy, isBusy, showAlert } from './render.js';
+import { render, focusAfterDraw, arrivals, el, setError, refuse, announce, unannounce, busy, isBusy, showAlert } from './render.js';
 import { typed, closeChange, leaveConversation } from './changes.js';
 
 // settle records the answer to an own message: the id and time it was
@@ -93,7 +93,10 @@ const pushes = {
   MessageDeleted(f) {
     const c = S.convs.get(keyOf(f));
     const m = c?.byId.get(f.id);
-    if (m) deleteMessage(m);
+    if (m) {
+      unannounce(m.content);
+      deleteMessage(m);
+    }
     if (c && c.unread && !shown(c)) refreshChats(); // it may have been one of the unread
     render();
   },

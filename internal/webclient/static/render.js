@@ -210,6 +210,12 @@ export function setError(node, text) { node.textContent = text; node.hidden = !t
 // fault (the form is on screen: no redraw to wait for).
 export function refuse(node, text, field) { setError(node, text); field.focus(); }
 export function announce(text) { $('announce').textContent = text; }
+
+// unannounce empties the live region if it still reads out text: the words
+// of a message deleted since must not stay on the page.
+export function unannounce(text) {
+  if (text && $('announce').textContent.includes(text.slice(0, 200))) announce('');
+}
 // busy marks b as at work (with text) or done (without). aria-disabled, not
 // disabled: a disabled button drops the focus, and a keyboard user with it.
 export function busy(b, text) {
