@@ -106,3 +106,21 @@ func TestCore_Cluster_RetryForgotten(t *testing.T) {
 		t.Fatalf("%d records, want %d", n, want)
 	}
 }
+
+// TestCore_Cluster_UnreadableRecord: a record this node cannot apply (a
+// newer node's format) is skipped, and counts as read: a sign-in that
+// waits for the node to have read the whole log (freshState) does not
+// wait for it in vain, and the node keeps serving.
+func TestCore_Cluster_UnreadableRecord(t *testing.T) {
+	url := natstest.Start(t).URL()
+	a, b := startNode(t, url), startNode(t, url)
+	ann, bob := a.register("ann"), b.register("bob")
+	if _, err := a.shared.Publish([]eventlog.Entry{{Data: []byte{projection.FormatVersion + 1, 99, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	b.open().expect(t, &chat.Request{Kind: chat.TypeRegister, Username: "cid", Password: "long enough"}, chat.FrameRegister, chat.StatusOK)
+	ann.expect(t, &chat.Request{Kind: chat.TypeSingleMessage, Recipient: "bob", Content: "still here"}, chat.FrameSingleMessage, chat.StatusOK)
+	if f := bob.next(t); f.Content != "still here" {
+		t.Fatalf("bob got %+v, want ann's message after the unreadable record", f)
+	}
+}

@@ -178,14 +178,18 @@ func (q *sequencer) applyForeign(rec eventlog.Record) {
 		return
 	}
 	e, err := projection.Decode(rec.ID, rec.Data)
+	q.c.stateMu.Lock()
 	if err == nil {
-		q.c.stateMu.Lock()
 		err = q.c.State.Apply(e)
-		q.c.stateMu.Unlock()
 	}
 	if err != nil {
 		// Another node stored it, so it passed that node's checks: a
-		// newer format or a bug. Skipping it keeps this node serving.
+		// newer format or a bug. Skipping it keeps this node serving,
+		// and reading on from after it.
+		q.c.State.Skip(rec.ID)
+	}
+	q.c.stateMu.Unlock()
+	if err != nil {
 		q.c.Logger.Error("apply a record of the cluster's log", "id", rec.ID, "err", err)
 		return
 	}
