@@ -12,16 +12,38 @@ import { editButton } from './messages.js';
 
 // ------------------------------------------------------------ read marker
 
+// READ_EVERY spaces a conversation's MarkReadRequests: each is an event in
+// the log, and a busy chat open on many screens would otherwise store one
+// per message per reader. The newest message seen meanwhile is sent when
+// the time is up, whatever is on screen then.
+const READ_EVERY = 2000;
+
 // markShownRead moves the read marker of the conversation on screen to
-// its newest message, once per new message, when the page is seen.
+// its newest message, when the page is seen: at once, or at the end of
+// READ_EVERY after the last move.
 function markShownRead() {
   const c = active();
   if (!c || !shown(c) || !S.registered || document.visibilityState !== 'visible') return;
   const id = newestShown(c);
-  if (!id || id <= c.read) return;
+  if (!id || id <= c.read || id <= (c.readPending || '')) return;
+  c.unread = 0;
+  c.readPending = id;
+  const wait = (c.readSentAt ?? -Infinity) + READ_EVERY - performance.now();
+  if (wait > 0) {
+    c.readTimer ||= setTimeout(() => { c.readTimer = 0; sendRead(c); }, wait);
+    return;
+  }
+  sendRead(c);
+}
+
+// sendRead sends c's pending read marker.
+function sendRead(c) {
+  const id = c.readPending;
+  c.readPending = '';
+  if (!id || id <= c.read || !S.registered) return;
+  c.readSentAt = performance.now();
   const before = c.read;
   c.read = id;
-  c.unread = 0;
   request({ type: 'MarkReadRequest', [field(c)]: c.name, id }, (f) => {
     if (!f && c.read === id) c.read = before; // the connection dropped: again after the next sign-in
   });
