@@ -18,14 +18,13 @@ import (
 // compaction.
 var marker = []byte("secret-marker-7f3a")
 
-// TestLog_CompactTo_DropsFreedBytes: after a value is deleted and another
-// overwritten, the file still holds their old bytes; the compacted copy
-// holds none of them, and exactly the remaining records and the schema
-// version.
-func TestLog_CompactTo_DropsFreedBytes(t *testing.T) {
+// mustWriteMarked writes a closed log of 50 records, those at the indexes
+// marked ending with marker, and returns its path and records.
+func mustWriteMarked(t *testing.T, marked ...int) (string, []eventlog.Record) {
+	t.Helper()
 	l, path := mustOpenLog(t)
 	for i, p := range payloads(50) {
-		if i == 10 || i == 20 {
+		if slices.Contains(marked, i) {
 			p = append(p, marker...)
 		}
 		if _, err := l.Append(p); err != nil {
@@ -36,6 +35,15 @@ func TestLog_CompactTo_DropsFreedBytes(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path, recs
+}
+
+// TestLog_CompactTo_DropsFreedBytes: after a value is deleted and another
+// overwritten, the file still holds their old bytes; the compacted copy
+// holds none of them, and exactly the remaining records and the schema
+// version.
+func TestLog_CompactTo_DropsFreedBytes(t *testing.T) {
+	path, recs := mustWriteMarked(t, 10, 20)
 	rawUpdate(t, path, func(b *bolt.Bucket) error {
 		if err := b.Delete(recs[10].ID[:]); err != nil {
 			return err
@@ -69,19 +77,7 @@ func TestLog_CompactTo_DropsFreedBytes(t *testing.T) {
 // holds a deleted value's bytes in a freed page holds none of them, and
 // every record left.
 func TestLog_BackupTo_DropsFreedBytes(t *testing.T) {
-	l, path := mustOpenLog(t)
-	for i, p := range payloads(50) {
-		if i == 10 {
-			p = append(p, marker...)
-		}
-		if _, err := l.Append(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recs := scanAll(t, l, ulid.ULID{})
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, recs := mustWriteMarked(t, 10)
 	rawUpdate(t, path, func(b *bolt.Bucket) error { return b.Delete(recs[10].ID[:]) })
 	if !fileHolds(t, path, marker) {
 		t.Fatal("the deleted value's bytes are not in the file: the test proves nothing")
